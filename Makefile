@@ -1,0 +1,41 @@
+# One-command setup: `make test` needs only Python 3.11, Node and npm on the machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP_PY   := $(VENV)/.stamp-requirements
+STAMP_NODE := node_modules/.stamp-package-lock
+
+.PHONY: all setup test lint typecheck unit bench demo clean azurite
+
+all: test
+
+$(STAMP_PY): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(STAMP_NODE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP_PY) $(STAMP_NODE)
+
+lint: $(STAMP_PY)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP_PY)
+	$(PY) -m mypy
+
+test: setup lint typecheck
+	$(PY) -m pytest
+
+unit: $(STAMP_PY)
+	$(PY) -m pytest tests/unit
+
+bench: setup
+	$(PY) bench/cold_start.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The function app's own library: domain, services, adapters, configuration, CLI."""

@@ -1,0 +1,1 @@
+"""The outside world: storage, ARM, Monitor, Event Grid. Heavy SDK imports happen lazily."""

@@ -1,0 +1,1 @@
+"""Use cases over ports; they hold the orchestration, not the rules."""

@@ -1,0 +1,28 @@
+"""Shared fixtures: a real Azurite per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.azurite import Azurite, running_azurite
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with running_azurite() as az:
+        yield az
+
+
+@pytest.fixture
+def storage_connection(azurite: Azurite) -> str:
+    """Connection string of the session's Azurite."""
+    return azurite.connection_string
+
+
+@pytest.fixture
+def unique_prefix() -> str:
+    """A table/queue name prefix unique to one test, so tests share one Azurite safely."""
+    return "t" + uuid.uuid4().hex[:10]

@@ -1,0 +1,1 @@
+"""Test support: real parts started on free loopback ports (Azurite, loopback servers)."""

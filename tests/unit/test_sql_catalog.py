@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from shared.domain.sql_catalog import (
     describe_configuration,
     schedule_from_public_configuration,
 )
+from tests.support.fixtures import PUBLISHED
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "arm"
+FIXTURES = PUBLISHED / "arm"
 
 REQUIRED = [
     "Australia East",

@@ -20,7 +20,7 @@ import calendar as _calendar
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
@@ -238,9 +238,8 @@ class MaintenanceSchedule:
             return
         if rec.unit == "hour":
             step = timedelta(hours=rec.interval)
-            gap = datetime.combine(first, anchor.time()) - anchor
-            k = max(0, -(-gap // step) - 1)
-            t = anchor + k * step
+            gap = datetime.combine(first, time.min) - anchor
+            t = anchor + max(0, -(-gap // step)) * step
             while t.date() <= last:
                 if t.date() >= first:
                     yield t

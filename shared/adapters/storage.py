@@ -85,20 +85,21 @@ def resolve_target(
     )
 
 
-def table_service(target: StorageTarget) -> TableServiceClient:
+def table_service(target: StorageTarget, **kwargs: Any) -> TableServiceClient:
+    """``kwargs`` go to the client (e.g. ``retry_total``, ``connection_timeout``)."""
     from azure.data.tables import TableServiceClient
 
     if target.connection_string:
-        return TableServiceClient.from_connection_string(target.connection_string)
+        return TableServiceClient.from_connection_string(target.connection_string, **kwargs)
     if not target.table_url:
         raise StorageConfigError("no table service URL configured")
     from shared.adapters.identity import credential
 
-    return TableServiceClient(endpoint=target.table_url, credential=credential())
+    return TableServiceClient(endpoint=target.table_url, credential=credential(), **kwargs)
 
 
-def table_client(target: StorageTarget, name: str) -> TableClient:
-    return table_service(target).get_table_client(name)
+def table_client(target: StorageTarget, name: str, **kwargs: Any) -> TableClient:
+    return table_service(target, **kwargs).get_table_client(name)
 
 
 def queue_client(target: StorageTarget, name: str, **kwargs: Any) -> QueueClient:

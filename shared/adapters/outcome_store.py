@@ -1,0 +1,506 @@
+"""The outcome store on Azure Table Storage: facts in, folded outcomes out.
+
+Every accepted event is ONE insert of one immutable *fact* entity (its normalised
+fields plus the raw event) into the table of its aggregate, under keys derived from the
+event alone. A redelivery computes the same keys, so its insert conflicts (409) and is
+reported as a duplicate: one storage round trip per event, duplicate or not, and never
+a read-modify-write. No aggregate row is ever updated, so concurrent writers cannot
+overwrite one another (the conditional insert is the concurrency control); the state
+of a run, a notice or a resource is folded from its facts on read
+(:mod:`shared.domain.outcomes`), which makes it independent of delivery order.
+
+Tables (``{prefix}`` is ``OUTCOMES_TABLE_PREFIX``, default ``pw``), PartitionKey / RowKey:
+
+- ``{prefix}runs``: the run's month ``YYYY-MM`` (from the correlation id's timestamp) /
+  ``{correlation id}|pre`` or ``|post``.
+- ``{prefix}health``: the resource id / ``{newest-first time}|{kind}|{event id}``.
+- ``{prefix}notices``: the tracking id / ``{event time}|{event id}``.
+- ``{prefix}rejections``: the month received ``YYYY-MM`` / sha256 of the refused text.
+
+Access paths: a run is one range query in its month's partition; a month's (a
+cycle's) runs are one partition; a resource's history is one partition, newest first,
+so its latest state is the first row; a notice's stages are one partition. Key values
+are lower-cased where Azure treats them case-insensitively (resource ids) and escaped:
+Table keys forbid ``/ \\ # ?`` and control characters, so those (and ``%`` and the
+separator ``|``) become ``%XX``; a key longer than 400 characters is cut and suffixed
+with a hash.
+
+azure-data-tables is imported lazily (cold start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from shared.adapters.storage import StorageTarget, resolve_target, table_service
+from shared.config import Settings, settings
+from shared.domain.calendar import YearMonth
+from shared.domain.events import (
+    AVAILABILITY_STATUS_CHANGED,
+    RESOURCE_ANNOTATED,
+    DomainEvent,
+    HealthEvent,
+    MaintenanceEvent,
+    ResourceHealthAlert,
+    SqlMaintenanceNotice,
+    as_utc,
+    event_from_record,
+    run_start_of,
+)
+from shared.domain.outcomes import (
+    HealthChange,
+    NoticeOutcome,
+    Rejection,
+    ResourceHealth,
+    RunOutcome,
+    StoreUnavailableError,
+    fold_health,
+    fold_notice,
+    fold_notices,
+    fold_run,
+    fold_runs,
+    health_change,
+    health_history,
+)
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient, TableServiceClient
+
+RUNS, HEALTH, NOTICES, REJECTIONS = "runs", "health", "notices", "rejections"
+TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS)
+
+MAX_KEY = 400
+_UNSAFE_KEY_CHARS = re.compile(r"[/\\#?%|\x00-\x1f\x7f-\x9f]")
+RAW_TEXT_LIMIT = 32_000  # a string property holds 64 KiB of UTF-16
+RAW_CHUNK_BYTES = 64_000  # a binary property holds 64 KiB
+RAW_MAX_CHUNKS = 12  # an entity holds 1 MiB in all
+REJECTED_RAW_LIMIT = 16_000
+
+# Functions: fail within seconds so Event Grid redelivers later, rather than hold the
+# invocation through azure-core's default 10 retries with up to 2 minutes' back-off.
+FUNCTION_CLIENT_OPTIONS: Mapping[str, Any] = {
+    "retry_total": 3,
+    "retry_backoff_factor": 0.4,
+    "retry_backoff_max": 4,
+    "connection_timeout": 10,
+    "read_timeout": 30,
+}
+# A command line probing whether the store is there at all: one try, a short wait.
+PROBE_CLIENT_OPTIONS: Mapping[str, Any] = {"retry_total": 0, "connection_timeout": 3, "read_timeout": 10}
+
+_MAX_MICROS = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - datetime(1, 1, 1, tzinfo=UTC)) // timedelta(
+    microseconds=1
+)
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def escape_key(text: str) -> str:
+    """A Table-safe key for ``text`` (injective; long values end in a hash)."""
+    out = _UNSAFE_KEY_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    if len(out) > MAX_KEY:
+        out = out[: MAX_KEY - 33] + "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return out
+
+
+def _micros(instant: datetime) -> int:
+    return (instant.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+def ascending_time_key(instant: datetime) -> str:
+    return f"{_micros(instant):018d}"
+
+
+def descending_time_key(instant: datetime) -> str:
+    """Sorts newest first (Table queries return rows in ascending key order)."""
+    return f"{_MAX_MICROS - _micros(instant):018d}"
+
+
+def _month(value: YearMonth | str) -> str:
+    return str(YearMonth.parse(str(value)))
+
+
+def pack_raw(raw: str) -> dict[str, Any]:
+    """The raw event as entity properties: a string when it fits one, else zlib chunks."""
+    if len(raw) <= RAW_TEXT_LIMIT // 2 or len(raw.encode("utf-16-le")) <= 2 * RAW_TEXT_LIMIT:
+        return {"Raw": raw}
+    packed = zlib.compress(raw.encode("utf-8"), 6)
+    chunks = [packed[i : i + RAW_CHUNK_BYTES] for i in range(0, len(packed), RAW_CHUNK_BYTES)]
+    if len(chunks) > RAW_MAX_CHUNKS:
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+        return {"RawOmitted": f"{len(raw.encode('utf-8')):,} bytes, sha256 {digest}: too large to keep"}
+    return {f"RawZ{i:02d}": chunk for i, chunk in enumerate(chunks)}
+
+
+def unpack_raw(entity: Mapping[str, Any]) -> str | None:
+    if entity.get("Raw") is not None:
+        return str(entity["Raw"])
+    chunks = [bytes(entity[k]) for k in sorted(k for k in entity if re.fullmatch(r"RawZ\d\d", k))]
+    return zlib.decompress(b"".join(chunks)).decode("utf-8") if chunks else None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return True
+    if isinstance(exc, HttpResponseError):
+        return exc.status_code is None or exc.status_code in (408, 429) or exc.status_code >= 500
+    return False
+
+
+@dataclass(frozen=True)
+class FactKeys:
+    table: str
+    partition_key: str
+    row_key: str
+
+
+def fact_keys(event: DomainEvent) -> FactKeys:
+    """Where an event's fact lives: a function of the event alone (so a redelivery
+    lands on the same row)."""
+    if isinstance(event, MaintenanceEvent):
+        return FactKeys(RUNS, event.month, f"{escape_key(event.run_key)}|{event.phase.value}")
+    if isinstance(event, SqlMaintenanceNotice):
+        return FactKeys(
+            NOTICES,
+            escape_key(event.notice_key),
+            f"{ascending_time_key(event.event_time)}|{escape_key(event.event_id)}",
+        )
+    kind = {AVAILABILITY_STATUS_CHANGED: "a", RESOURCE_ANNOTATED: "n"}.get(event.event_type, "r")
+    return FactKeys(
+        HEALTH,
+        escape_key(event.resource_key),
+        f"{descending_time_key(event.occurred)}|{kind}|{escape_key(event.event_id)}",
+    )
+
+
+@dataclass
+class TableOutcomeStore:
+    """Outcome store over one storage account's Table service.
+
+    Write side (used by :mod:`shared.services.ingest`): :meth:`record`,
+    :meth:`record_rejection`. Read side, stable for the alerting and cycle work:
+    :meth:`get_run`, :meth:`list_runs`, :meth:`runs_between`, :meth:`health_history`,
+    :meth:`latest_health`, :meth:`resource_health`, :meth:`list_resource_health`,
+    :meth:`get_notice`, :meth:`list_notices`, :meth:`list_rejections`,
+    :meth:`raw_event`. Transient faults raise :class:`StoreUnavailableError`; reads of
+    tables that do not exist yet return nothing.
+    """
+
+    target: StorageTarget
+    prefix: str = "pw"
+    client_options: Mapping[str, Any] = field(default_factory=lambda: dict(FUNCTION_CLIENT_OPTIONS))
+    _service: TableServiceClient | None = field(default=None, init=False, repr=False)
+    _clients: dict[str, TableClient] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,40}", self.prefix):
+            raise ValueError(
+                f"OUTCOMES_TABLE_PREFIX must be letters and digits, starting with a letter: {self.prefix!r}"
+            )
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def table_name(self, kind: str) -> str:
+        return f"{self.prefix}{kind}"
+
+    def describe(self) -> str:
+        return self.target.describe()
+
+    def _table(self, kind: str) -> TableClient:
+        client = self._clients.get(kind)
+        if client is None:
+            if self._service is None:
+                self._service = table_service(self.target, **self.client_options)
+            client = self._clients[kind] = self._service.get_table_client(self.table_name(kind))
+        return client
+
+    @contextlib.contextmanager
+    def _transient(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            if _is_transient(exc):
+                raise StoreUnavailableError(
+                    f"outcome store at {self.describe()} failed to {what}: {str(exc).splitlines()[0]}"
+                ) from exc
+            raise
+
+    def ensure_tables(self) -> None:
+        """Create the tables that are missing (idempotent). Also a reachability probe."""
+        from azure.core.exceptions import ResourceExistsError
+
+        for kind in TABLES:
+            with self._transient(f"create table {self.table_name(kind)}"), contextlib.suppress(ResourceExistsError):
+                self._table(kind).create_table()
+
+    def _insert(self, kind: str, entity: dict[str, Any]) -> bool:
+        """True when inserted, False when the row was already there (a duplicate)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        table = self._table(kind)
+        for attempt in (1, 2):
+            with self._transient(f"write to {self.table_name(kind)}"):
+                try:
+                    table.create_entity(entity)
+                    return True
+                except ResourceExistsError:
+                    return False
+                except ResourceNotFoundError:
+                    if attempt == 2:
+                        raise
+            self.ensure_tables()  # first write into a new account: create, then insert again
+        raise AssertionError("unreachable")
+
+    def _query(self, kind: str, query: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._transient(f"read {self.table_name(kind)}"):
+            try:
+                return [dict(e) for e in self._table(kind).query_entities(query, parameters=parameters or {})]
+            except ResourceNotFoundError:
+                return []
+
+    def _scan(
+        self, kind: str, query: str | None = None, parameters: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._transient(f"read {self.table_name(kind)}"):
+            try:
+                table = self._table(kind)
+                rows = table.query_entities(query, parameters=parameters or {}) if query else table.list_entities()
+                return [dict(e) for e in rows]
+            except ResourceNotFoundError:
+                return []
+
+    # -- write side ------------------------------------------------------------------
+
+    def record(self, event: DomainEvent, raw: str, received_at: datetime) -> bool:
+        """Record an accepted event: True if new, False if it was already recorded."""
+        keys = fact_keys(event)
+        entity: dict[str, Any] = {"PartitionKey": keys.partition_key, "RowKey": keys.row_key}
+        entity.update((k, v) for k, v in event.to_record().items() if v is not None)
+        entity["ReceivedAt"] = received_at.astimezone(UTC)
+        entity.update(pack_raw(raw))
+        return self._insert(keys.table, entity)
+
+    def record_rejection(self, rejection: Rejection) -> bool:
+        """Record a refusal: True if new, False if the same text was refused already this month."""
+        entity = {
+            "PartitionKey": rejection.received_at.astimezone(UTC).strftime("%Y-%m"),
+            "RowKey": rejection.digest,
+            "Source": rejection.source[:1000],
+            "Field": rejection.field[:1000],
+            "Problem": rejection.problem[:RAW_TEXT_LIMIT],
+            "ReceivedAt": rejection.received_at.astimezone(UTC),
+            "RawSize": rejection.raw_size,
+            "Raw": rejection.raw[:REJECTED_RAW_LIMIT],
+        }
+        return self._insert(REJECTIONS, entity)
+
+    # -- read side: maintenance runs ---------------------------------------------------
+
+    def run_events(self, correlation_id: str) -> list[MaintenanceEvent]:
+        """The recorded pre/post events of one run (0, 1 or 2)."""
+        try:
+            month = run_start_of(correlation_id).strftime("%Y-%m")
+        except ValueError:
+            return []
+        prefix = escape_key(correlation_id.lower()) + "|"
+        rows = self._query(
+            RUNS,
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            {"pk": month, "lo": prefix, "hi": prefix[:-1] + "}"},  # "}" follows "|"
+        )
+        return [MaintenanceEvent.from_record(r) for r in rows]
+
+    def get_run(self, correlation_id: str) -> RunOutcome | None:
+        events = self.run_events(correlation_id)
+        return fold_run(events) if events else None
+
+    def list_runs(self, month: YearMonth | str) -> list[RunOutcome]:
+        """Every run scheduled to start in ``month`` (UTC), in order of start."""
+        rows = self._query(RUNS, "PartitionKey eq @pk", {"pk": _month(month)})
+        return fold_runs(MaintenanceEvent.from_record(r) for r in rows)
+
+    def runs_between(self, start: datetime, end: datetime) -> list[RunOutcome]:
+        """Runs scheduled to start in ``[start, end)``: e.g. a patch cycle, release to release."""
+        month, last = YearMonth(start.year, start.month), YearMonth(end.year, end.month)
+        runs: list[RunOutcome] = []
+        while month <= last:
+            runs.extend(r for r in self.list_runs(month) if start <= r.run_start < end)
+            month = month.next()
+        return runs
+
+    # -- read side: health ---------------------------------------------------------------
+
+    def health_events(
+        self, resource_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[HealthEvent | ResourceHealthAlert]:
+        """A resource's recorded health signals that occurred in ``[since, until)``, newest first."""
+        query, params = "PartitionKey eq @pk", {"pk": escape_key(resource_id.lower())}
+        if until is not None:
+            query += " and RowKey ge @newest"
+            params["newest"] = f"{_MAX_MICROS - _micros(until) + 1:018d}"
+        if since is not None:
+            query += " and RowKey lt @oldest"
+            params["oldest"] = f"{_MAX_MICROS - _micros(since) + 1:018d}"
+        events = [event_from_record(r) for r in self._query(HEALTH, query, params)]
+        return [e for e in events if isinstance(e, HealthEvent | ResourceHealthAlert)]
+
+    def health_history(
+        self, resource_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[HealthChange, ...]:
+        return health_history(self.health_events(resource_id, since=since, until=until))
+
+    def latest_health(self, resource_id: str) -> HealthChange | None:
+        """The most recent signal that states the resource's availability (annotations skipped)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._transient(f"read {self.table_name(HEALTH)}"):
+            try:
+                rows = self._table(HEALTH).query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": escape_key(resource_id.lower())}, results_per_page=20
+                )
+                for row in rows:  # newest first, fetched a page at a time
+                    event = event_from_record(row)
+                    if isinstance(event, HealthEvent | ResourceHealthAlert) and event.availability is not None:
+                        return health_change(event)
+            except ResourceNotFoundError:
+                return None
+        return None
+
+    def resource_health(self, resource_id: str) -> ResourceHealth | None:
+        events = self.health_events(resource_id)
+        return fold_health(events) if events else None
+
+    def list_resource_health(self, *, since: datetime | None = None) -> list[ResourceHealth]:
+        """Every resource with a health signal (occurred at or after ``since``): a table
+        scan, meant for reports and the demo rather than per-event paths."""
+        if since is None:
+            rows = self._scan(HEALTH)
+        else:
+            rows = self._scan(HEALTH, "OccurredTime ge @since", {"since": since.astimezone(UTC)})
+        by_resource: dict[str, list[HealthEvent | ResourceHealthAlert]] = {}
+        for row in rows:
+            event = event_from_record(row)
+            if isinstance(event, HealthEvent | ResourceHealthAlert):
+                by_resource.setdefault(event.resource_key, []).append(event)
+        return [fold_health(by_resource[k]) for k in sorted(by_resource)]
+
+    # -- read side: maintenance notices --------------------------------------------------
+
+    def notice_events(self, tracking_id: str) -> list[SqlMaintenanceNotice]:
+        rows = self._query(NOTICES, "PartitionKey eq @pk", {"pk": escape_key(tracking_id.upper())})
+        return [SqlMaintenanceNotice.from_record(r) for r in rows]
+
+    def get_notice(self, tracking_id: str) -> NoticeOutcome | None:
+        events = self.notice_events(tracking_id)
+        return fold_notice(events) if events else None
+
+    def list_notices(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        service: str | None = None,
+        region: str | None = None,
+        subscription: str | None = None,
+    ) -> list[NoticeOutcome]:
+        """Notices whose current impact window starts in ``[since, until)``, optionally
+        only those naming ``service``, ``region`` (as in ``impactedServices``) or a
+        subscription. Notices are few (tens a month): this scans the table and filters
+        the folded notices, so a rescheduled notice is judged by its current window."""
+        notices = fold_notices(SqlMaintenanceNotice.from_record(r) for r in self._scan(NOTICES))
+
+        def wanted(n: NoticeOutcome) -> bool:
+            return (
+                (since is None or n.impact_start >= since)
+                and (until is None or n.impact_start < until)
+                and (service is None or service.lower() in (s.lower() for s in n.services))
+                and (region is None or _region(region) in (_region(r) for r in n.regions))
+                and (subscription is None or subscription.lower() in n.subscriptions)
+            )
+
+        return [n for n in notices if wanted(n)]
+
+    # -- read side: rejections and raw events ----------------------------------------------
+
+    def list_rejections(self, month: YearMonth | str) -> list[Rejection]:
+        """What was refused in ``month`` (by receipt), newest first."""
+        rows = self._query(REJECTIONS, "PartitionKey eq @pk", {"pk": _month(month)})
+        out = [
+            Rejection(
+                source=r["Source"],
+                field=r["Field"],
+                problem=r["Problem"],
+                received_at=as_utc(r["ReceivedAt"]),
+                raw=r.get("Raw", ""),
+                raw_size=int(r["RawSize"]),
+                digest=r["RowKey"],
+            )
+            for r in rows
+        ]
+        return sorted(out, key=lambda x: (x.received_at, x.digest), reverse=True)
+
+    def raw_event(self, event: DomainEvent) -> str | None:
+        """The accepted event as it arrived (one envelope, compact JSON)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        keys = fact_keys(event)
+        with self._transient(f"read {self.table_name(keys.table)}"):
+            try:
+                return unpack_raw(self._table(keys.table).get_entity(keys.partition_key, keys.row_key))
+            except ResourceNotFoundError:
+                return None
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every table, without service metadata (tests, diagnostics)."""
+        return {kind: sorted(self._scan(kind), key=lambda r: (r["PartitionKey"], r["RowKey"])) for kind in TABLES}
+
+    def drop_tables(self) -> None:
+        """Delete this store's tables (tests and the demo's own prefix only)."""
+        for kind in TABLES:
+            with self._transient(f"delete table {self.table_name(kind)}"):
+                self._table(kind).delete_table()
+
+
+def _region(name: str) -> str:
+    return name.replace(" ", "").lower()
+
+
+def outcomes_target(cfg: Settings, env: Mapping[str, str] | None = None) -> StorageTarget:
+    """``OUTCOMES_STORAGE`` if set, else ``AzureWebJobsStorage`` (connection string, or
+    the ``AzureWebJobsStorage__accountName`` identity settings the Functions host reads)."""
+    env = os.environ if env is None else env
+    if cfg["OUTCOMES_STORAGE"]:
+        return resolve_target(cfg["OUTCOMES_STORAGE"], env, prefix="OUTCOMES_STORAGE")
+    explicit = env.get("AzureWebJobsStorage", "").strip()
+    if not explicit and any(k.startswith("AzureWebJobsStorage__") for k in env):
+        return resolve_target("", env)
+    return resolve_target(cfg["AzureWebJobsStorage"], env)
+
+
+@lru_cache(maxsize=8)
+def _store(target: StorageTarget, prefix: str, options: tuple[tuple[str, Any], ...]) -> TableOutcomeStore:
+    return TableOutcomeStore(target, prefix, dict(options))
+
+
+def outcome_store(
+    cfg: Settings | None = None, options: Mapping[str, Any] = FUNCTION_CLIENT_OPTIONS
+) -> TableOutcomeStore:
+    """The process's store for the configured account (clients and connections reused)."""
+    cfg = cfg or settings()
+    return _store(outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"], tuple(sorted(options.items())))

@@ -1,0 +1,951 @@
+"""Decoding what Azure sends into typed domain events, strictly.
+
+Three envelopes arrive, one JSON object each (or an array of them):
+
+- the **Event Grid schema** (``eventType``, ``eventTime``, ``data``),
+- the **CloudEvents 1.0 schema** (``specversion``, ``type``, ``time``, ``data``),
+- the **Azure Monitor common alert schema** (``schemaId: azureMonitorCommonAlertSchema``,
+  ``data.essentials``, ``data.alertContext``), as an action group posts it.
+
+They carry four kinds of domain event: :class:`MaintenanceEvent` (Update Manager
+pre/post maintenance), :class:`HealthEvent` (HealthResources availability change or
+annotation), :class:`SqlMaintenanceNotice` (a Service Health planned-maintenance
+notice: how Azure SQL advance notifications arrive) and :class:`ResourceHealthAlert`.
+
+Keys are read case-insensitively (published samples differ in casing between
+revisions); a key present twice in different casings is refused as ambiguous. Every
+refusal is a :class:`DecodeError` naming the field (a dotted path) and the problem.
+
+Pure: no I/O, no clock, no Azure SDK. The Maintenance event types are not in
+azure-eventgrid's ``SystemEventNames``, so the constants are defined here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""Event Grid's limit for one event (and for an HTTP body we accept)."""
+
+PRE_MAINTENANCE_EVENT = "Microsoft.Maintenance.PreMaintenanceEvent"
+POST_MAINTENANCE_EVENT = "Microsoft.Maintenance.PostMaintenanceEvent"
+MAINTENANCE_TOPIC_TYPE = "Microsoft.Maintenance.MaintenanceConfigurations"
+AVAILABILITY_STATUS_CHANGED = "Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged"
+RESOURCE_ANNOTATED = "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated"
+SUBSCRIPTION_VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
+COMMON_ALERT_SCHEMA_ID = "azureMonitorCommonAlertSchema"
+SERVICE_HEALTH_MAINTENANCE = "Microsoft.ServiceHealth/maintenance/action"
+"""Event type of a :class:`SqlMaintenanceNotice` (the alert's ``operationName``)."""
+RESOURCE_HEALTH_EVENT = "Microsoft.ResourceHealth/healthevent/action"
+"""Event type of a :class:`ResourceHealthAlert` (operations ``.../healthevent/{Activated,Updated,Resolved}/action``)."""
+
+EVENT_GRID_TYPES = (PRE_MAINTENANCE_EVENT, POST_MAINTENANCE_EVENT, AVAILABILITY_STATUS_CHANGED, RESOURCE_ANNOTATED)
+KNOWN_EVENT_TYPES = (*EVENT_GRID_TYPES, SERVICE_HEALTH_MAINTENANCE, RESOURCE_HEALTH_EVENT)
+
+_APPLY_UPDATES = re.compile(r"/providers/microsoft\.maintenance/applyupdates/(\d{14})$", re.I)
+_CONFIGURATION = re.compile(r"/providers/microsoft\.maintenance/maintenanceconfigurations/[^/]+$", re.I)
+_RESOURCE_ID = re.compile(r"^/subscriptions/([^/]+)(/.*)?$", re.I)
+
+
+class DecodeError(ValueError):
+    """An event (or a payload) that cannot be accepted: ``field`` is a dotted path."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class Schema(enum.StrEnum):
+    EVENT_GRID = "eventgrid"
+    CLOUD_EVENTS = "cloudevents"
+    COMMON_ALERT = "commonalert"
+
+
+class MaintenancePhase(enum.StrEnum):
+    PRE = "pre"
+    POST = "post"
+
+
+class MaintenanceResult(enum.StrEnum):
+    """A post event's status, normalised: only "Succeeded" is documented, anything else is a failure."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Availability(enum.StrEnum):
+    """Resource Health availability states (REST ``availabilityState``)."""
+
+    AVAILABLE = "Available"
+    DEGRADED = "Degraded"
+    UNAVAILABLE = "Unavailable"
+    UNKNOWN = "Unknown"
+
+    @property
+    def healthy(self) -> bool:
+        return self is Availability.AVAILABLE
+
+
+class NoticeStage(enum.StrEnum):
+    """Stages of a Service Health planned-maintenance notice, in their natural order."""
+
+    PLANNED = "Planned"
+    RESCHEDULED = "Rescheduled"
+    ACTIVE = "Active"
+    IN_PROGRESS = "InProgress"
+    COMPLETE = "Complete"
+    RESOLVED = "Resolved"
+    CANCELED = "Canceled"
+
+    @property
+    def rank(self) -> int:
+        return list(NoticeStage).index(self)
+
+    @property
+    def final(self) -> bool:
+        return self in (NoticeStage.COMPLETE, NoticeStage.RESOLVED, NoticeStage.CANCELED)
+
+
+_STAGE_ALIASES = {"cancelled": NoticeStage.CANCELED, "completed": NoticeStage.COMPLETE}
+
+
+# -- values -----------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def parse_instant(text: str, field: str) -> datetime:
+    """ISO 8601 date and time as an aware UTC instant (Azure's 7-digit fractions allowed;
+    a time without an offset is UTC, as Azure documents its times)."""
+    t = text.strip()
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", t, re.I)
+    if not m:
+        raise DecodeError(field, f"not an ISO 8601 date and time: {_short(text)}")
+    base, fraction, offset = m.groups()
+    fraction = (fraction or "")[:7]  # microseconds: Azure sends seven digits, Python keeps six
+    if not offset or offset.upper() == "Z":
+        offset = "+00:00"
+    try:
+        value = datetime.fromisoformat(base + fraction + offset)
+    except ValueError as exc:
+        raise DecodeError(field, f"not a valid date and time: {_short(text)} ({exc})") from None
+    return value.astimezone(UTC)
+
+
+def format_instant(value: datetime) -> str:
+    """UTC, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def subscription_of(resource_id: str) -> str:
+    """The (lower-case) subscription id of an ARM resource id."""
+    m = _RESOURCE_ID.match(resource_id)
+    if not m:
+        raise ValueError(f"not an Azure resource id: {resource_id!r}")
+    return m.group(1).lower()
+
+
+class _Obj:
+    """A JSON object read with case-insensitive keys; every error names its dotted path."""
+
+    def __init__(self, value: Any, path: str) -> None:
+        if not isinstance(value, dict):
+            raise DecodeError(path, f"expected an object, got {_kind(value)}")
+        self.path = path
+        self.value = value
+        self._keys: dict[str, str] = {}
+        for key in value:
+            lower = str(key).lower()
+            if lower in self._keys:
+                raise DecodeError(self.at(key), f"ambiguous: both {self._keys[lower]!r} and {key!r} are present")
+            self._keys[lower] = key
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def get(self, key: str) -> Any:
+        actual = self._keys.get(key.lower())
+        return None if actual is None else self.value[actual]
+
+    def obj(self, key: str) -> _Obj:
+        value = self.get(key)
+        if value is None:
+            raise DecodeError(self.at(key), "missing")
+        return _Obj(value, self.at(key))
+
+    def text(self, key: str, *, numbers: bool = False) -> str:
+        value = self.get(key)
+        if value is None:
+            raise DecodeError(self.at(key), "missing")
+        if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise DecodeError(self.at(key), f"expected a string, got {_kind(value)}")
+        if not value.strip():
+            raise DecodeError(self.at(key), "must not be empty")
+        return value.strip()
+
+    def optional_text(self, key: str, *, numbers: bool = False) -> str | None:
+        value = self.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return self.text(key, numbers=numbers)
+
+    def instant(self, key: str) -> datetime:
+        return parse_instant(self.text(key), self.at(key))
+
+    def optional_instant(self, key: str) -> datetime | None:
+        text = self.optional_text(key)
+        return None if text is None else parse_instant(text, self.at(key))
+
+    def array(self, key: str) -> list[Any]:
+        value = self.get(key)
+        if value is None:
+            raise DecodeError(self.at(key), "missing")
+        if not isinstance(value, list):
+            raise DecodeError(self.at(key), f"expected an array, got {_kind(value)}")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        items = self.array(key)
+        if not items:
+            raise DecodeError(self.at(key), "must not be empty")
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item.strip():
+                raise DecodeError(f"{self.at(key)}[{i}]", f"expected a non-empty string, got {_kind(item)}")
+            out.append(item.strip())
+        return tuple(out)
+
+
+def _resource_id(obj: _Obj, key: str) -> str:
+    value = obj.text(key).rstrip("/")
+    if not _RESOURCE_ID.match(value) or "/providers/" not in value.lower():
+        raise DecodeError(obj.at(key), f"not an Azure resource id: {_short(value)}")
+    return value
+
+
+def _availability(obj: _Obj, key: str) -> Availability:
+    text = obj.text(key)
+    for state in Availability:
+        if text.lower() == state.value.lower():
+            return state
+    allowed = ", ".join(s.value for s in Availability)
+    raise DecodeError(obj.at(key), f"{_short(text)} is not an availability state ({allowed})")
+
+
+def _check_allowed(subscriptions: Iterable[str], allowed: frozenset[str], field: str) -> None:
+    if not allowed:
+        return
+    for sub in subscriptions:
+        if sub.lower() not in allowed:
+            raise DecodeError(field, f"subscription {sub} is not in ALLOWED_SUBSCRIPTION_IDS (foreign event)")
+
+
+# -- domain events ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaintenanceEvent:
+    """An Update Manager maintenance run's pre or post event. Pre and post share their id
+    (the run's correlation id); the idempotency key is (event type, event id)."""
+
+    event_type: str
+    event_id: str
+    event_time: datetime
+    schema: Schema
+    phase: MaintenancePhase
+    correlation_id: str
+    configuration_id: str
+    start: datetime
+    end: datetime
+    cancellation_cutoff: datetime | None
+    subscriptions: tuple[str, ...]
+    status_raw: str | None = None
+    status: MaintenanceResult | None = None
+
+    @property
+    def run_key(self) -> str:
+        """Resource ids are case-insensitive: the run's identity is the lower-case correlation id."""
+        return self.correlation_id.lower()
+
+    @property
+    def run_start(self) -> datetime:
+        """The run's scheduled start, from the correlation id's ``applyupdates/yyyyMMddHHmmss``."""
+        return run_start_of(self.correlation_id)
+
+    @property
+    def month(self) -> str:
+        return self.run_start.strftime("%Y-%m")
+
+    @property
+    def configuration_name(self) -> str:
+        return self.configuration_id.rsplit("/", 1)[-1]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "EventType": self.event_type,
+            "EventId": self.event_id,
+            "EventTime": self.event_time,
+            "Schema": self.schema.value,
+            "Phase": self.phase.value,
+            "CorrelationId": self.correlation_id,
+            "ConfigurationId": self.configuration_id,
+            "StartTime": self.start,
+            "EndTime": self.end,
+            "CancellationCutoff": self.cancellation_cutoff,
+            "Subscriptions": ",".join(self.subscriptions),
+            "StatusRaw": self.status_raw,
+            "Status": self.status.value if self.status else None,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> MaintenanceEvent:
+        return cls(
+            event_type=r["EventType"],
+            event_id=r["EventId"],
+            event_time=_utc(r["EventTime"]),
+            schema=Schema(r["Schema"]),
+            phase=MaintenancePhase(r["Phase"]),
+            correlation_id=r["CorrelationId"],
+            configuration_id=r["ConfigurationId"],
+            start=_utc(r["StartTime"]),
+            end=_utc(r["EndTime"]),
+            cancellation_cutoff=_utc(r.get("CancellationCutoff")),
+            subscriptions=tuple(s for s in (r.get("Subscriptions") or "").split(",") if s),
+            status_raw=r.get("StatusRaw"),
+            status=MaintenanceResult(r["Status"]) if r.get("Status") else None,
+        )
+
+
+@dataclass(frozen=True)
+class HealthEvent:
+    """A HealthResources event: an availability change, or an annotation saying why."""
+
+    event_type: str
+    event_id: str
+    event_time: datetime
+    schema: Schema
+    resource_id: str
+    resource_type: str
+    occurred: datetime
+    availability: Availability | None = None
+    previous_availability: Availability | None = None
+    annotation_name: str | None = None
+    reason: str | None = None
+    summary: str | None = None
+    context: str | None = None
+    category: str | None = None
+
+    @property
+    def resource_key(self) -> str:
+        return self.resource_id.lower()
+
+    @property
+    def subscription(self) -> str:
+        return subscription_of(self.resource_id)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "EventType": self.event_type,
+            "EventId": self.event_id,
+            "EventTime": self.event_time,
+            "Schema": self.schema.value,
+            "ResourceId": self.resource_id,
+            "ResourceType": self.resource_type,
+            "OccurredTime": self.occurred,
+            "Availability": self.availability.value if self.availability else None,
+            "PreviousAvailability": self.previous_availability.value if self.previous_availability else None,
+            "AnnotationName": self.annotation_name,
+            "Reason": self.reason,
+            "Summary": self.summary,
+            "Context": self.context,
+            "Category": self.category,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> HealthEvent:
+        return cls(
+            event_type=r["EventType"],
+            event_id=r["EventId"],
+            event_time=_utc(r["EventTime"]),
+            schema=Schema(r["Schema"]),
+            resource_id=r["ResourceId"],
+            resource_type=r["ResourceType"],
+            occurred=_utc(r["OccurredTime"]),
+            availability=Availability(r["Availability"]) if r.get("Availability") else None,
+            previous_availability=Availability(r["PreviousAvailability"]) if r.get("PreviousAvailability") else None,
+            annotation_name=r.get("AnnotationName"),
+            reason=r.get("Reason"),
+            summary=r.get("Summary"),
+            context=r.get("Context"),
+            category=r.get("Category"),
+        )
+
+
+@dataclass(frozen=True)
+class ResourceHealthAlert:
+    """A Resource Health alert from an action group (common alert schema)."""
+
+    event_type: str
+    event_id: str
+    event_time: datetime
+    schema: Schema
+    resource_id: str
+    occurred: datetime
+    availability: Availability
+    previous_availability: Availability | None
+    alert_id: str
+    alert_rule: str | None
+    monitor_condition: str
+    title: str | None = None
+    cause: str | None = None
+    health_event_type: str | None = None
+
+    @property
+    def resource_key(self) -> str:
+        return self.resource_id.lower()
+
+    @property
+    def subscription(self) -> str:
+        return subscription_of(self.resource_id)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "EventType": self.event_type,
+            "EventId": self.event_id,
+            "EventTime": self.event_time,
+            "Schema": self.schema.value,
+            "ResourceId": self.resource_id,
+            "OccurredTime": self.occurred,
+            "Availability": self.availability.value,
+            "PreviousAvailability": self.previous_availability.value if self.previous_availability else None,
+            "AlertId": self.alert_id,
+            "AlertRule": self.alert_rule,
+            "MonitorCondition": self.monitor_condition,
+            "Title": self.title,
+            "Cause": self.cause,
+            "HealthEventType": self.health_event_type,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> ResourceHealthAlert:
+        return cls(
+            event_type=r["EventType"],
+            event_id=r["EventId"],
+            event_time=_utc(r["EventTime"]),
+            schema=Schema(r["Schema"]),
+            resource_id=r["ResourceId"],
+            occurred=_utc(r["OccurredTime"]),
+            availability=Availability(r["Availability"]),
+            previous_availability=Availability(r["PreviousAvailability"]) if r.get("PreviousAvailability") else None,
+            alert_id=r["AlertId"],
+            alert_rule=r.get("AlertRule"),
+            monitor_condition=r["MonitorCondition"],
+            title=r.get("Title"),
+            cause=r.get("Cause"),
+            health_event_type=r.get("HealthEventType"),
+        )
+
+
+@dataclass(frozen=True)
+class ImpactedService:
+    name: str
+    regions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SqlMaintenanceNotice:
+    """One stage of a Service Health planned-maintenance notice (Azure SQL's advance
+    notifications arrive this way; notices for other services are kept too)."""
+
+    event_type: str
+    event_id: str
+    event_time: datetime
+    schema: Schema
+    tracking_id: str
+    stage: NoticeStage
+    stage_raw: str
+    impact_start: datetime
+    impact_mitigation: datetime | None
+    impacted_services: tuple[ImpactedService, ...]
+    subscriptions: tuple[str, ...]
+    title: str | None = None
+    service: str | None = None
+    region: str | None = None
+    alert_id: str | None = None
+    communication_id: str | None = None
+    maintenance_id: str | None = None
+
+    @property
+    def notice_key(self) -> str:
+        return self.tracking_id.upper()
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.impacted_services)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({r for s in self.impacted_services for r in s.regions}))
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "EventType": self.event_type,
+            "EventId": self.event_id,
+            "EventTime": self.event_time,
+            "Schema": self.schema.value,
+            "TrackingId": self.tracking_id,
+            "Stage": self.stage.value,
+            "StageRaw": self.stage_raw,
+            "ImpactStart": self.impact_start,
+            "ImpactMitigation": self.impact_mitigation,
+            "ImpactedServices": json.dumps(
+                [{"name": s.name, "regions": list(s.regions)} for s in self.impacted_services]
+            ),
+            "Subscriptions": ",".join(self.subscriptions),
+            "Title": self.title,
+            "Service": self.service,
+            "Region": self.region,
+            "AlertId": self.alert_id,
+            "CommunicationId": self.communication_id,
+            "MaintenanceId": self.maintenance_id,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> SqlMaintenanceNotice:
+        return cls(
+            event_type=r["EventType"],
+            event_id=r["EventId"],
+            event_time=_utc(r["EventTime"]),
+            schema=Schema(r["Schema"]),
+            tracking_id=r["TrackingId"],
+            stage=NoticeStage(r["Stage"]),
+            stage_raw=r["StageRaw"],
+            impact_start=_utc(r["ImpactStart"]),
+            impact_mitigation=_utc(r.get("ImpactMitigation")),
+            impacted_services=tuple(
+                ImpactedService(s["name"], tuple(s["regions"])) for s in json.loads(r["ImpactedServices"])
+            ),
+            subscriptions=tuple(s for s in (r.get("Subscriptions") or "").split(",") if s),
+            title=r.get("Title"),
+            service=r.get("Service"),
+            region=r.get("Region"),
+            alert_id=r.get("AlertId"),
+            communication_id=r.get("CommunicationId"),
+            maintenance_id=r.get("MaintenanceId"),
+        )
+
+
+@dataclass(frozen=True)
+class SubscriptionValidation:
+    """Event Grid's subscription handshake: acknowledged, never recorded (the Functions
+    host answers it for Event Grid triggers; a webhook answers ``validationResponse``)."""
+
+    event_id: str
+    validation_code: str
+    validation_url: str | None
+
+
+DomainEvent = MaintenanceEvent | HealthEvent | ResourceHealthAlert | SqlMaintenanceNotice
+Decoded = DomainEvent | SubscriptionValidation
+
+RECORD_TYPES: dict[
+    str, type[MaintenanceEvent] | type[HealthEvent] | type[ResourceHealthAlert] | type[SqlMaintenanceNotice]
+]
+RECORD_TYPES = {
+    PRE_MAINTENANCE_EVENT: MaintenanceEvent,
+    POST_MAINTENANCE_EVENT: MaintenanceEvent,
+    AVAILABILITY_STATUS_CHANGED: HealthEvent,
+    RESOURCE_ANNOTATED: HealthEvent,
+    RESOURCE_HEALTH_EVENT: ResourceHealthAlert,
+    SERVICE_HEALTH_MAINTENANCE: SqlMaintenanceNotice,
+}
+
+
+def event_from_record(record: Mapping[str, Any]) -> DomainEvent:
+    """Rebuild a domain event from :meth:`to_record` output (as a store returns it)."""
+    return RECORD_TYPES[record["EventType"]].from_record(record)
+
+
+def as_utc(value: Any) -> Any:
+    """A stored instant as a plain aware UTC ``datetime`` (stores return subclasses or text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_instant(value, "record")
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
+    )
+
+
+_utc = as_utc
+
+
+def run_start_of(correlation_id: str) -> datetime:
+    m = _APPLY_UPDATES.search(correlation_id)
+    if not m:
+        raise ValueError(
+            f"not a maintenance run id (…/providers/Microsoft.Maintenance/applyUpdates/yyyyMMddHHmmss): {correlation_id!r}"
+        )
+    return datetime.strptime(m.group(1), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+
+
+# -- payloads ---------------------------------------------------------------------------
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_payload(raw: bytes | str, *, max_bytes: int = MAX_EVENT_BYTES) -> list[Any]:
+    """A body as Event Grid or an action group posts it: one JSON object or an array.
+    Returns the elements, each to be decoded by :func:`decode_event`."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if len(data) > max_bytes:
+        raise DecodeError("payload", f"{len(data):,} bytes is over the {max_bytes:,}-byte limit")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DecodeError("payload", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise DecodeError("payload", "empty body")
+    try:
+        value = json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise DecodeError("payload", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:
+        raise DecodeError("payload", f"not JSON: {exc}") from None
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        if not value:
+            raise DecodeError("payload", "an empty array holds no event")
+        return value
+    raise DecodeError("payload", f"expected an event object or an array of events, got {_kind(value)}")
+
+
+def encoded_size(element: Any) -> int:
+    return len(json.dumps(element, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def decode_event(
+    element: Any,
+    *,
+    allowed_subscriptions: frozenset[str] = frozenset(),
+    size: int | None = None,
+    max_bytes: int = MAX_EVENT_BYTES,
+) -> Decoded:
+    """One envelope (any of the three schemas) as a domain event, or a :class:`DecodeError`.
+
+    ``size`` is the element's encoded size if the caller already knows it.
+    ``allowed_subscriptions`` (lower-case ids), when not empty, refuses foreign events.
+    """
+    if size is None:
+        size = encoded_size(element)
+    if size > max_bytes:
+        raise DecodeError("event", f"{size:,} bytes is over the {max_bytes:,}-byte limit")
+    if not isinstance(element, dict):
+        raise DecodeError("event", f"expected an event object, got {_kind(element)}")
+    env = _Obj(element, "")
+    if env.get("schemaId") is not None:
+        return _decode_common_alert(env, allowed_subscriptions)
+    if env.get("specversion") is not None:
+        return _decode_cloud_event(env, allowed_subscriptions)
+    if env.get("eventType") is not None:
+        return _decode_event_grid(env, allowed_subscriptions)
+    raise DecodeError(
+        "event",
+        "not an Event Grid event (eventType), a CloudEvent 1.0 (specversion) "
+        f"nor a common alert schema alert (schemaId); keys: {sorted(env.value)[:8]}",
+    )
+
+
+def _known_type(env: _Obj, key: str) -> str:
+    text = env.text(key)
+    for known in (*EVENT_GRID_TYPES, SUBSCRIPTION_VALIDATION):
+        if text.lower() == known.lower():
+            return known
+    raise DecodeError(env.at(key), f"unknown event type {_short(text, 120)}")
+
+
+def _decode_event_grid(env: _Obj, allowed: frozenset[str]) -> Decoded:
+    event_type = _known_type(env, "eventType")
+    event_id = env.text("id")
+    if event_type == SUBSCRIPTION_VALIDATION:
+        data = env.obj("data")
+        return SubscriptionValidation(event_id, data.text("validationCode"), data.optional_text("validationUrl"))
+    env.optional_text("dataVersion", numbers=True)
+    head = _Head(event_type, event_id, env.instant("eventTime"), Schema.EVENT_GRID)
+    return _decode_data(head, env.obj("data"), allowed)
+
+
+def _decode_cloud_event(env: _Obj, allowed: frozenset[str]) -> Decoded:
+    version = env.text("specversion", numbers=True)
+    if version not in ("1.0", "1"):
+        raise DecodeError(env.at("specversion"), f"CloudEvents {_short(version)} is not supported (only 1.0)")
+    if env.get("data_base64") is not None:
+        raise DecodeError(env.at("data_base64"), "binary event data is not accepted: expected JSON data")
+    content_type = env.optional_text("datacontenttype")
+    if content_type and "json" not in content_type.lower():
+        raise DecodeError(env.at("datacontenttype"), f"{_short(content_type)} is not JSON")
+    env.text("source")
+    event_type = _known_type(env, "type")
+    if event_type == SUBSCRIPTION_VALIDATION:
+        raise DecodeError(env.at("type"), "CloudEvents subscriptions validate with an HTTP OPTIONS handshake")
+    head = _Head(event_type, env.text("id"), env.instant("time"), Schema.CLOUD_EVENTS)
+    return _decode_data(head, env.obj("data"), allowed)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What the envelope says of an event, whatever its schema."""
+
+    event_type: str
+    event_id: str
+    event_time: datetime
+    schema: Schema
+
+
+def _decode_data(head: _Head, data: _Obj, allowed: frozenset[str]) -> DomainEvent:
+    if head.event_type in (PRE_MAINTENANCE_EVENT, POST_MAINTENANCE_EVENT):
+        return _maintenance(head, data, allowed)
+    return _health(head, data, allowed)
+
+
+def _maintenance(head: _Head, data: _Obj, allowed: frozenset[str]) -> MaintenanceEvent:
+    pre = head.event_type == PRE_MAINTENANCE_EVENT
+    correlation_id = data.text("correlationId")
+    if not _APPLY_UPDATES.search(correlation_id):
+        raise DecodeError(
+            data.at("correlationId"),
+            f"not a maintenance run id ending /providers/Microsoft.Maintenance/applyUpdates/yyyyMMddHHmmss: "
+            f"{_short(correlation_id, 120)}",
+        )
+    try:
+        run_start_of(correlation_id)
+    except ValueError:
+        raise DecodeError(data.at("correlationId"), "the run's yyyyMMddHHmmss is not a valid date and time") from None
+    if head.event_id.lower() != correlation_id.lower():
+        raise DecodeError("id", "a maintenance event's id must equal data.correlationId")
+    configuration_id = _resource_id(data, "maintenanceConfigurationId")
+    if not _CONFIGURATION.search(configuration_id):
+        raise DecodeError(
+            data.at("maintenanceConfigurationId"),
+            f"not a Microsoft.Maintenance/maintenanceConfigurations id: {_short(configuration_id, 120)}",
+        )
+    start, end = data.instant("startDateTime"), data.instant("endDateTime")
+    if end <= start:
+        raise DecodeError(data.at("endDateTime"), "is not after startDateTime")
+    cutoff = None
+    if pre:
+        cutoff = data.instant("cancellationCutOffDateTime")
+        if cutoff > start:
+            raise DecodeError(data.at("cancellationCutOffDateTime"), "is after startDateTime")
+    subscriptions = tuple(s.lower() for s in data.texts("resourceSubscriptionIds"))
+    _check_allowed((subscription_of(configuration_id), *subscriptions), allowed, data.at("resourceSubscriptionIds"))
+    status_raw = status = None
+    if not pre:
+        status_raw = data.text("status")
+        status = MaintenanceResult.SUCCEEDED if status_raw.lower() == "succeeded" else MaintenanceResult.FAILED
+    return MaintenanceEvent(
+        event_type=head.event_type,
+        event_id=head.event_id,
+        event_time=head.event_time,
+        schema=head.schema,
+        phase=MaintenancePhase.PRE if pre else MaintenancePhase.POST,
+        correlation_id=correlation_id,
+        configuration_id=configuration_id,
+        start=start,
+        end=end,
+        cancellation_cutoff=cutoff,
+        subscriptions=subscriptions,
+        status_raw=status_raw,
+        status=status,
+    )
+
+
+def _health(head: _Head, data: _Obj, allowed: frozenset[str]) -> HealthEvent:
+    props = data.obj("resourceInfo").obj("properties")
+    resource_id = _resource_id(props, "targetResourceId")
+    _check_allowed((subscription_of(resource_id),), allowed, props.at("targetResourceId"))
+    common: dict[str, Any] = {
+        "event_type": head.event_type,
+        "event_id": head.event_id,
+        "event_time": head.event_time,
+        "schema": head.schema,
+        "resource_id": resource_id,
+        "resource_type": props.text("targetResourceType"),
+        "occurred": props.instant("occurredTime"),
+    }
+    if head.event_type == AVAILABILITY_STATUS_CHANGED:
+        return HealthEvent(
+            **common,
+            availability=_availability(props, "availabilityState"),
+            previous_availability=_availability(props, "previousAvailabilityState")
+            if props.has("previousAvailabilityState")
+            else None,
+        )
+    return HealthEvent(
+        **common,
+        annotation_name=props.text("annotationName"),
+        reason=props.optional_text("reason"),
+        summary=props.optional_text("summary"),
+        context=props.optional_text("context"),
+        category=props.optional_text("category"),
+    )
+
+
+def _decode_common_alert(env: _Obj, allowed: frozenset[str]) -> DomainEvent:
+    schema_id = env.text("schemaId")
+    if schema_id.lower() != COMMON_ALERT_SCHEMA_ID.lower():
+        raise DecodeError(env.at("schemaId"), f"{_short(schema_id)} is not {COMMON_ALERT_SCHEMA_ID}")
+    data = env.obj("data")
+    essentials, context = data.obj("essentials"), data.obj("alertContext")
+    service = essentials.text("monitoringService")
+    kind = service.replace(" ", "").lower()
+    if kind == "servicehealth":
+        return _service_health(essentials, context, allowed)
+    if kind == "resourcehealth":
+        return _resource_health(essentials, context, allowed)
+    raise DecodeError(
+        essentials.at("monitoringService"),
+        f"{_short(service)} alerts are not handled (only ServiceHealth planned maintenance and Resource Health)",
+    )
+
+
+def _alert_subscriptions(essentials: _Obj) -> tuple[str, ...]:
+    targets = essentials.texts("alertTargetIDs")
+    subs = []
+    for i, target in enumerate(targets):
+        m = _RESOURCE_ID.match(target)
+        if not m:
+            raise DecodeError(f"{essentials.at('alertTargetIDs')}[{i}]", f"not an Azure resource id: {_short(target)}")
+        subs.append(m.group(1).lower())
+    return tuple(dict.fromkeys(subs))
+
+
+def _service_health(essentials: _Obj, context: _Obj, allowed: frozenset[str]) -> SqlMaintenanceNotice:
+    operation = context.text("operationName")
+    props = context.obj("properties")
+    incident_type = props.text("incidentType")
+    if operation.lower() != SERVICE_HEALTH_MAINTENANCE.lower() or incident_type.lower() != "maintenance":
+        raise DecodeError(
+            context.at("operationName"),
+            f"{_short(operation)} (incidentType {_short(incident_type)}) is not a planned-maintenance notice",
+        )
+    subscriptions = _alert_subscriptions(essentials)
+    _check_allowed(subscriptions, allowed, essentials.at("alertTargetIDs"))
+    stage_raw = props.text("stage")
+    stage = _STAGE_ALIASES.get(stage_raw.lower()) or next(
+        (s for s in NoticeStage if s.value.lower() == stage_raw.lower()), None
+    )
+    if stage is None:
+        allowed_stages = ", ".join(s.value for s in NoticeStage)
+        raise DecodeError(props.at("stage"), f"{_short(stage_raw)} is not a notice stage ({allowed_stages})")
+    impact_start = props.instant("impactStartTime")
+    mitigation = props.optional_instant("impactMitigationTime")
+    if mitigation is not None and mitigation < impact_start:
+        raise DecodeError(props.at("impactMitigationTime"), "is before impactStartTime")
+    return SqlMaintenanceNotice(
+        event_type=SERVICE_HEALTH_MAINTENANCE,
+        event_id=context.text("eventDataId"),
+        event_time=context.instant("eventTimestamp"),
+        schema=Schema.COMMON_ALERT,
+        tracking_id=props.text("trackingId"),
+        stage=stage,
+        stage_raw=stage_raw,
+        impact_start=impact_start,
+        impact_mitigation=mitigation,
+        impacted_services=_impacted_services(props),
+        subscriptions=subscriptions,
+        title=props.optional_text("title"),
+        service=props.optional_text("service"),
+        region=props.optional_text("region"),
+        alert_id=essentials.optional_text("alertId"),
+        communication_id=props.optional_text("communicationId", numbers=True),
+        maintenance_id=props.optional_text("maintenanceId"),
+    )
+
+
+def _impacted_services(props: _Obj) -> tuple[ImpactedService, ...]:
+    field = props.at("impactedServices")
+    value = props.get("impactedServices")
+    if value is None:
+        raise DecodeError(field, "missing")
+    if isinstance(value, str):  # JSON inside the JSON, as Service Health sends it
+        try:
+            value = json.loads(value, parse_constant=_no_constants)
+        except (ValueError, RecursionError) as exc:
+            raise DecodeError(field, f"not a JSON array inside the string: {exc}") from None
+    if not isinstance(value, list) or not value:
+        raise DecodeError(field, f"expected a non-empty array of impacted services, got {_kind(value)}")
+    out = []
+    for i, item in enumerate(value):
+        svc = _Obj(item, f"{field}[{i}]")
+        regions = []
+        for j, region in enumerate(svc.array("ImpactedRegions")):
+            regions.append(_Obj(region, f"{svc.at('ImpactedRegions')}[{j}]").text("RegionName"))
+        out.append(ImpactedService(svc.text("ServiceName"), tuple(regions)))
+    return tuple(out)
+
+
+def _resource_health(essentials: _Obj, context: _Obj, allowed: frozenset[str]) -> ResourceHealthAlert:
+    operation = context.text("operationName")
+    if not operation.lower().startswith("microsoft.resourcehealth/healthevent/"):
+        raise DecodeError(context.at("operationName"), f"{_short(operation)} is not a Resource Health event")
+    targets = essentials.texts("alertTargetIDs")
+    if len(targets) != 1:
+        raise DecodeError(essentials.at("alertTargetIDs"), f"expected exactly one resource, got {len(targets)}")
+    resource_id = targets[0].rstrip("/")
+    if not _RESOURCE_ID.match(resource_id) or "/providers/" not in resource_id.lower():
+        raise DecodeError(f"{essentials.at('alertTargetIDs')}[0]", f"not an Azure resource id: {_short(resource_id)}")
+    _check_allowed((subscription_of(resource_id),), allowed, essentials.at("alertTargetIDs"))
+    props = context.obj("properties")
+    return ResourceHealthAlert(
+        event_type=RESOURCE_HEALTH_EVENT,
+        event_id=context.text("eventDataId"),
+        event_time=essentials.instant("firedDateTime"),
+        schema=Schema.COMMON_ALERT,
+        resource_id=resource_id,
+        occurred=context.instant("eventTimestamp"),
+        availability=_availability(props, "currentHealthStatus"),
+        previous_availability=_availability(props, "previousHealthStatus")
+        if props.has("previousHealthStatus")
+        else None,
+        alert_id=essentials.text("alertId"),
+        alert_rule=essentials.optional_text("alertRule"),
+        monitor_condition=essentials.text("monitorCondition"),
+        title=props.optional_text("title"),
+        cause=props.optional_text("cause"),
+        health_event_type=props.optional_text("type"),
+    )

@@ -1,0 +1,459 @@
+"""Maintenance configuration schedules: read from ARM on a slow cadence, cached in Table Storage.
+
+Read (:class:`ScheduleReader`, the real Azure SDK clients):
+
+- Update Manager configurations with azure-mgmt-maintenance
+  ``maintenance_configurations.get`` (the watched ones, those runs referred to, and those
+  assigned to VMs), and the configuration assignments of each target subscription
+  (``configuration_assignments_within_subscription.list``: which VM follows which window);
+- Azure SQL: every database's and managed instance's ``maintenanceConfigurationId`` with
+  azure-mgmt-sql (``servers.list`` -> ``databases.list_by_server``, ``managed_instances.list``),
+  and each public configuration they name with ``public_maintenance_configurations.get``.
+
+Cached (:class:`ScheduleCache`, table ``{prefix}schedules``), PartitionKey / RowKey:
+
+- ``configuration`` / the configuration id (lower-case, escaped): the window definition
+  as Azure states it, when it was fetched, when it was first watched, the last error;
+- ``sqlresource`` / the resource id: region, configuration id, kind;
+- ``assignment`` / resource|configuration: a VM's configuration;
+- ``refresh`` / ``state``: when the cache was last refreshed (an ETag-guarded claim, so
+  concurrent watchdogs do not refresh twice).
+
+What is cached becomes domain schedules with :mod:`shared.domain.schedule` and
+:func:`shared.domain.sql_catalog.schedule_from_public_configuration` (``SQL_Default`` is
+local to the resource's region, so it comes from the built-in catalog).
+
+SDKs are imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.domain.alerts import ResourceWindow, WatchedConfiguration
+from shared.domain.schedule import MaintenanceSchedule, ScheduleError
+from shared.domain.sql_catalog import DEFAULT_CONFIGURATION, catalog_schedule, schedule_from_public_configuration
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.data.tables import TableClient
+
+    from shared.adapters.storage import StorageTarget
+
+log = logging.getLogger(__name__)
+
+REFRESH_EVERY = timedelta(hours=12)
+_UNSAFE = re.compile(r"[/\\#?%|\x00-\x1f\x7f-\x9f]")
+_CONFIG_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.maintenance/"
+    r"maintenanceconfigurations/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
+_PUBLIC_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.maintenance/publicmaintenanceconfigurations/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
+_SERVER_ID = re.compile(
+    r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.sql/servers/(?P<name>[^/]+)", re.IGNORECASE
+)
+
+
+def escape_key(text: str) -> str:
+    return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text.strip().lower())[:400]
+
+
+def _hhmm(duration: str) -> str:
+    """``05:00:00`` (as some API versions write it) -> ``05:00``."""
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*", duration or "")
+    return f"{int(m.group(1)):02d}:{m.group(2)}" if m else duration
+
+
+@dataclass(frozen=True)
+class ConfigurationWindow:
+    """A maintenance configuration's window, as Azure states it."""
+
+    configuration_id: str
+    source: str  # "update-manager" | "sql-public" | "catalog"
+    recur_every: str
+    start_date_time: str
+    duration: str
+    time_zone: str
+    expiration_date_time: str = ""
+    location: str = ""
+    scope: str = ""
+
+    def schedule(self) -> MaintenanceSchedule:
+        props = {
+            "maintenanceWindow": {
+                "recurEvery": self.recur_every,
+                "startDateTime": self.start_date_time,
+                "duration": _hhmm(self.duration),
+                "timeZone": self.time_zone,
+                "expirationDateTime": self.expiration_date_time or None,
+            }
+        }
+        return schedule_from_public_configuration(props)
+
+    @classmethod
+    def from_model(cls, configuration_id: str, source: str, model: Any) -> ConfigurationWindow:
+        missing = [a for a in ("recur_every", "start_date_time", "time_zone") if not getattr(model, a, None)]
+        if missing:
+            raise ScheduleError(f"maintenance configuration {configuration_id} has no {', '.join(missing)}")
+        return cls(
+            configuration_id=configuration_id,
+            source=source,
+            recur_every=str(model.recur_every),
+            start_date_time=str(model.start_date_time),
+            duration=str(model.duration or "01:30"),
+            time_zone=str(model.time_zone),
+            expiration_date_time=str(model.expiration_date_time or ""),
+            location=str(getattr(model, "location", "") or ""),
+            scope=str(getattr(model, "maintenance_scope", "") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class SqlResourceRef:
+    resource_id: str
+    location: str
+    configuration_id: str
+    kind: str  # "database" | "managed_instance"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    resource_id: str
+    configuration_id: str
+
+
+# -- reading ARM -------------------------------------------------------------------------
+
+
+class ScheduleReader:
+    """Maintenance configurations, assignments and SQL resources, through the Azure SDK."""
+
+    def __init__(self, credential: TokenCredential, arm_endpoint: str, **client_kwargs: Any) -> None:
+        self.credential = credential
+        self.arm_endpoint = arm_endpoint.rstrip("/")
+        self.client_kwargs = client_kwargs
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def _client(self, kind: str, subscription: str) -> Any:
+        client = self._clients.get((kind, subscription))
+        if client is None:
+            scope = [self.arm_endpoint + "/.default"]
+            if kind == "maintenance":
+                from azure.mgmt.maintenance import MaintenanceManagementClient
+
+                client = MaintenanceManagementClient(
+                    self.credential,
+                    subscription,
+                    base_url=self.arm_endpoint,
+                    credential_scopes=scope,
+                    **self.client_kwargs,
+                )
+            else:
+                from azure.mgmt.sql import SqlManagementClient
+
+                client = SqlManagementClient(
+                    self.credential,
+                    subscription,
+                    base_url=self.arm_endpoint,
+                    credential_scopes=scope,
+                    **self.client_kwargs,
+                )
+            self._clients[(kind, subscription)] = client
+        return client
+
+    def configuration(self, configuration_id: str) -> ConfigurationWindow:
+        """An Update Manager configuration (``.../maintenanceConfigurations/x``) or a public one."""
+        m = _CONFIG_ID.match(configuration_id.strip())
+        if m:
+            model = self._client("maintenance", m["sub"]).maintenance_configurations.get(m["rg"], m["name"])
+            return ConfigurationWindow.from_model(configuration_id, "update-manager", model)
+        p = _PUBLIC_ID.match(configuration_id.strip())
+        if p:
+            model = self._client("maintenance", p["sub"]).public_maintenance_configurations.get(p["name"])
+            return ConfigurationWindow.from_model(configuration_id, "sql-public", model)
+        raise ScheduleError(f"not a maintenance configuration id: {configuration_id!r}")
+
+    def assignments(self, subscription: str) -> list[Assignment]:
+        client = self._client("maintenance", subscription)
+        return [
+            Assignment(a.resource_id, a.maintenance_configuration_id)
+            for a in client.configuration_assignments_within_subscription.list()
+            if a.resource_id and a.maintenance_configuration_id
+        ]
+
+    def sql_resources(self, subscription: str) -> list[SqlResourceRef]:
+        client = self._client("sql", subscription)
+        out: list[SqlResourceRef] = []
+        for server in client.servers.list():
+            m = _SERVER_ID.search(server.id or "")
+            if not m:
+                continue
+            for db in client.databases.list_by_server(m["rg"], m["name"]):
+                props = getattr(db, "properties", None)
+                cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
+                if db.name and db.name.lower() == "master":
+                    continue
+                out.append(SqlResourceRef(db.id, db.location, cfg or "", "database"))
+        for mi in client.managed_instances.list():
+            props = getattr(mi, "properties", None)
+            cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
+            out.append(SqlResourceRef(mi.id, mi.location, cfg or "", "managed_instance"))
+        return out
+
+
+# -- the cache ---------------------------------------------------------------------------
+
+
+def _dt(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass
+class CachedSchedules:
+    """What the cache holds, as domain inputs for the rules."""
+
+    configurations: dict[str, MaintenanceSchedule] = field(default_factory=dict)  # lower-case id
+    watched: list[WatchedConfiguration] = field(default_factory=list)
+    sql_windows: dict[str, ResourceWindow] = field(default_factory=dict)  # lower-case resource id
+    sql_resources: list[SqlResourceRef] = field(default_factory=list)
+    vm_schedules: dict[str, tuple[MaintenanceSchedule, ...]] = field(default_factory=dict)  # lower-case VM id
+    problems: list[str] = field(default_factory=list)
+
+
+class ScheduleCache:
+    """The ``{prefix}schedules`` table."""
+
+    def __init__(
+        self, target: StorageTarget, prefix: str = "pw", client_options: Mapping[str, Any] | None = None
+    ) -> None:
+        self.target = target
+        self.table_name = f"{prefix}schedules"
+        self.client_options = dict(client_options or {})
+        self._table: TableClient | None = None
+
+    @property
+    def table(self) -> TableClient:
+        if self._table is None:
+            from azure.core.exceptions import ResourceExistsError
+
+            from shared.adapters.storage import table_client
+
+            self._table = table_client(self.target, self.table_name, **self.client_options)
+            with contextlib.suppress(ResourceExistsError):
+                self._table.create_table()
+        return self._table
+
+    def _rows(self, partition: str) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})]
+
+    def _upsert(self, entity: dict[str, Any]) -> None:
+        from azure.data.tables import UpdateMode
+
+        self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put_configuration(self, window: ConfigurationWindow, now: datetime, *, watched: bool) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        rk = escape_key(window.configuration_id)
+        try:
+            existing = dict(self.table.get_entity("configuration", rk))
+        except ResourceNotFoundError:
+            existing = {}
+        entity = {
+            "PartitionKey": "configuration",
+            "RowKey": rk,
+            "ConfigurationId": window.configuration_id,
+            "Source": window.source,
+            "RecurEvery": window.recur_every,
+            "StartDateTime": window.start_date_time,
+            "Duration": window.duration,
+            "TimeZone": window.time_zone,
+            "ExpirationDateTime": window.expiration_date_time,
+            "Location": window.location,
+            "Scope": window.scope,
+            "FetchedAt": now,
+            "FirstSeenAt": existing.get("FirstSeenAt") or now,
+            "Error": "",
+        }
+        if watched and not existing.get("WatchedSince"):
+            entity["WatchedSince"] = now
+        self._upsert(entity)
+
+    def mark_watched(self, configuration_id: str, now: datetime) -> None:
+        """Remember since when a configuration is watched, even before its window could be read."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        rk = escape_key(configuration_id)
+        try:
+            existing = dict(self.table.get_entity("configuration", rk))
+        except ResourceNotFoundError:
+            existing = {}
+        if not existing.get("WatchedSince"):
+            self._upsert(
+                {
+                    "PartitionKey": "configuration",
+                    "RowKey": rk,
+                    "ConfigurationId": configuration_id,
+                    "WatchedSince": now,
+                }
+            )
+
+    def put_error(self, configuration_id: str, error: str, now: datetime) -> None:
+        self._upsert(
+            {
+                "PartitionKey": "configuration",
+                "RowKey": escape_key(configuration_id),
+                "ConfigurationId": configuration_id,
+                "Error": error[:2000],
+                "ErrorAt": now,
+            }
+        )
+
+    def put_sql_resources(self, refs: Iterable[SqlResourceRef], now: datetime) -> None:
+        for r in refs:
+            self._upsert(
+                {
+                    "PartitionKey": "sqlresource",
+                    "RowKey": escape_key(r.resource_id),
+                    "ResourceId": r.resource_id,
+                    "Location": r.location,
+                    "ConfigurationId": r.configuration_id,
+                    "Kind": r.kind,
+                    "FetchedAt": now,
+                }
+            )
+
+    def put_assignments(self, assignments: Iterable[Assignment], now: datetime) -> None:
+        for a in assignments:
+            self._upsert(
+                {
+                    "PartitionKey": "assignment",
+                    "RowKey": escape_key(f"{a.resource_id}|{a.configuration_id}"),
+                    "ResourceId": a.resource_id,
+                    "ConfigurationId": a.configuration_id,
+                    "FetchedAt": now,
+                }
+            )
+
+    # -- the refresh claim ---------------------------------------------------------------
+
+    def claim_refresh(self, now: datetime, every: timedelta = REFRESH_EVERY) -> bool:
+        """True for the one caller that should refresh now (the cache is older than ``every``)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        try:
+            row = self.table.get_entity("refresh", "state")
+        except ResourceNotFoundError:
+            try:
+                self.table.create_entity({"PartitionKey": "refresh", "RowKey": "state", "RefreshedAt": now})
+                return True
+            except ResourceExistsError:
+                return False
+        last = _dt(row.get("RefreshedAt"))
+        if last is not None and now - last < every:
+            return False
+        try:
+            self.table.update_entity(
+                {"PartitionKey": "refresh", "RowKey": "state", "RefreshedAt": now},
+                mode=UpdateMode.MERGE,
+                etag=row.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    # -- reads -------------------------------------------------------------------------
+
+    def configuration_windows(self) -> list[tuple[ConfigurationWindow | None, dict[str, Any]]]:
+        out: list[tuple[ConfigurationWindow | None, dict[str, Any]]] = []
+        for row in self._rows("configuration"):
+            window = None
+            if row.get("RecurEvery"):
+                window = ConfigurationWindow(
+                    configuration_id=row["ConfigurationId"],
+                    source=row.get("Source", ""),
+                    recur_every=row["RecurEvery"],
+                    start_date_time=row.get("StartDateTime", ""),
+                    duration=row.get("Duration", ""),
+                    time_zone=row.get("TimeZone", ""),
+                    expiration_date_time=row.get("ExpirationDateTime", ""),
+                    location=row.get("Location", ""),
+                    scope=row.get("Scope", ""),
+                )
+            out.append((window, row))
+        return out
+
+    def load(self, watched_ids: Iterable[str]) -> CachedSchedules:
+        """Everything cached, as domain inputs. Windows that cannot be used are reported, not guessed."""
+        watched = {w.strip().lower() for w in watched_ids if w.strip()}
+        cached = CachedSchedules()
+        by_id: dict[str, MaintenanceSchedule] = {}
+        for window, row in self.configuration_windows():
+            cid = str(row["ConfigurationId"]).lower()
+            if window is None:
+                if cid in watched:
+                    cached.problems.append(
+                        f"watched configuration {row['ConfigurationId']} has no known window"
+                        + (f" ({row['Error']})" if row.get("Error") else "")
+                    )
+                continue
+            try:
+                schedule = window.schedule()
+            except ScheduleError as exc:
+                cached.problems.append(f"configuration {window.configuration_id}: {exc}")
+                continue
+            by_id[cid] = schedule
+            if window.source == "update-manager":
+                cached.configurations[cid] = schedule
+            if cid in watched:
+                since = _dt(row.get("WatchedSince")) or _dt(row.get("FirstSeenAt")) or _dt(row.get("FetchedAt"))
+                if since is not None:
+                    cached.watched.append(WatchedConfiguration(window.configuration_id, schedule, since))
+        for row in self._rows("sqlresource"):
+            ref = SqlResourceRef(
+                row["ResourceId"], row.get("Location", ""), row.get("ConfigurationId", ""), row.get("Kind", "")
+            )
+            cached.sql_resources.append(ref)
+            rw = sql_window(ref, by_id)
+            if rw is not None:
+                cached.sql_windows[ref.resource_id.lower()] = rw
+        vm: dict[str, list[MaintenanceSchedule]] = {}
+        for row in self._rows("assignment"):
+            assigned = by_id.get(str(row.get("ConfigurationId", "")).lower())
+            if assigned is not None:
+                vm.setdefault(str(row["ResourceId"]).lower(), []).append(assigned)
+        cached.vm_schedules = {k: tuple(v) for k, v in vm.items()}
+        return cached
+
+
+def sql_window(ref: SqlResourceRef, by_id: Mapping[str, MaintenanceSchedule]) -> ResourceWindow | None:
+    """The window a SQL resource chose: what Azure says of its configuration, else the built-in
+    catalog (``SQL_Default`` always: it is local to the resource's region)."""
+    name = ref.configuration_id.rstrip("/").rsplit("/", 1)[-1] if ref.configuration_id else DEFAULT_CONFIGURATION
+    try:
+        if name.lower() == DEFAULT_CONFIGURATION.lower():
+            return ResourceWindow(ref.resource_id, DEFAULT_CONFIGURATION, catalog_schedule(name, ref.location))
+        known = by_id.get(ref.configuration_id.lower())
+        return ResourceWindow(ref.resource_id, name, known if known is not None else catalog_schedule(name))
+    except ScheduleError as exc:
+        log.warning("no window for %s: %s", ref.resource_id, exc)
+        return None

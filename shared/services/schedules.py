@@ -1,0 +1,91 @@
+"""Use case: keep the cached maintenance schedules fresh (a slow cadence, from the watchdog).
+
+Reads the watched Update Manager configurations, the configurations runs referred to, the
+configuration assignments and SQL resources of the target subscriptions, and every public
+configuration those resources name. A configuration that cannot be read keeps its last
+known window and records the error; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from shared.adapters.schedules import Assignment, ConfigurationWindow, ScheduleCache, SqlResourceRef
+
+log = logging.getLogger(__name__)
+
+
+class ScheduleSource(Protocol):
+    def configuration(self, configuration_id: str) -> ConfigurationWindow: ...
+
+    def assignments(self, subscription: str) -> list[Assignment]: ...
+
+    def sql_resources(self, subscription: str) -> list[SqlResourceRef]: ...
+
+
+@dataclass
+class RefreshReport:
+    configurations: int = 0
+    sql_resources: int = 0
+    assignments: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _error_text(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+
+
+def refresh_schedules(
+    source: ScheduleSource,
+    cache: ScheduleCache,
+    *,
+    watched: Iterable[str],
+    subscriptions: Iterable[str],
+    also: Iterable[str] = (),
+    now: datetime,
+) -> RefreshReport:
+    """Read what the rules need from ARM and cache it. ``also``: more configuration ids
+    (those recent runs referred to)."""
+    report = RefreshReport()
+    watched_ids = {w.strip() for w in watched if w.strip()}
+    wanted: dict[str, str] = {w.lower(): w for w in watched_ids}
+    for cid in also:
+        wanted.setdefault(cid.lower(), cid)
+    for sub in subscriptions:
+        try:
+            assignments = source.assignments(sub)
+            cache.put_assignments(assignments, now)
+            report.assignments += len(assignments)
+            for a in assignments:
+                wanted.setdefault(a.configuration_id.lower(), a.configuration_id)
+        except Exception as exc:  # a subscription we may not read: say so, carry on
+            report.errors.append(f"assignments of {sub}: {_error_text(exc)}")
+        try:
+            refs = source.sql_resources(sub)
+            cache.put_sql_resources(refs, now)
+            report.sql_resources += len(refs)
+            for r in refs:
+                if r.configuration_id and not r.configuration_id.lower().endswith("/sql_default"):
+                    wanted.setdefault(r.configuration_id.lower(), r.configuration_id)
+        except Exception as exc:
+            report.errors.append(f"SQL resources of {sub}: {_error_text(exc)}")
+    watched_lower = {w.lower() for w in watched_ids}
+    for cid in sorted(wanted.values()):
+        is_watched = cid.lower() in watched_lower
+        if is_watched:
+            cache.mark_watched(cid, now)
+        try:
+            window = source.configuration(cid)
+        except Exception as exc:
+            report.errors.append(f"configuration {cid}: {_error_text(exc)}")
+            cache.put_error(cid, _error_text(exc), now)
+            continue
+        cache.put_configuration(window, now, watched=is_watched)
+        report.configurations += 1
+    for e in report.errors:
+        log.warning("schedule refresh: %s", e)
+    return report

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from shared.config import ConfigError
 
-COMMANDS = ("plan", "windows")
+COMMANDS = ("plan", "windows", "replay", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

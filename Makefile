@@ -48,6 +48,11 @@ unit: $(STAMP_PY)
 
 bench: setup
 	$(PY) bench/cold_start.py
+	$(PY) bench/event_throughput.py
+
+# Replays samples/events (a month of events) into Azurite and shows what was recorded.
+demo: setup
+	$(PY) -m shared.cli demo
 
 clean:
 	rm -rf $(VENV) .venv-infra node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

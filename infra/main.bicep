@@ -401,6 +401,7 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = appGroup.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output APP_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_FUNCTION_APP_HOST string = functionApp.outputs.defaultHostName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 output ALERTS_TOPIC_NAME string = alertsTopic.outputs.name

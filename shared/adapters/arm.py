@@ -1,0 +1,485 @@
+"""Azure Resource Manager: fleet discovery, assessments, installations, run cancellation.
+
+Implements :class:`shared.services.ports.ArmPort` with the real SDK clients
+(azure-mgmt-compute, azure-mgmt-resourcegraph, an ``ARMPipelineClient`` for the
+maintenance cancel call). Every endpoint and the token scope come from
+:func:`shared.adapters.identity.endpoints` (``AZURE_CLOUD`` or explicit URLs); an
+explicit credential may be passed (tests pass a static one).
+
+Long-running operations never block a worker: :class:`StepPolling` takes at most one
+status poll per call, and the poller's continuation token is what the queue message
+carries to the next invocation. Every request passes through the process's
+:class:`~shared.adapters.retry.Pacer` (inside the pipeline's retry loop), and failures
+come out as the port's errors (:func:`shared.adapters.retry.classify`).
+
+azure-mgmt-* are imported lazily, inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy
+from azure.core.polling.base_polling import BadResponse, BadStatus, OperationFailed
+from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+from shared.adapters.retry import (
+    REMAINING_HEADERS,
+    Pacer,
+    RetrySettings,
+    classify,
+    default_pacer,
+    request_kind,
+    sdk_retry_options,
+    whole_operation,
+)
+from shared.config import Settings
+from shared.domain.cycle_state import InstallPlan
+from shared.domain.fleet import ResourceId, Vm, power_state_of
+from shared.services.ports import ArmError, FleetScope, LroStep, PermanentError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+
+T = TypeVar("T")
+CANCEL_API_VERSION = "2023-09-01-preview"
+GRAPH_PAGE = 1000  # Resource Graph's largest page
+GRAPH_SUBSCRIPTIONS_PER_QUERY = 1000
+
+
+class PacerPolicy(HTTPPolicy):
+    """Every attempt waits for its slot in the pacer and reports ARM's answer back.
+
+    Placed right after the pipeline's RetryPolicy, so the pipeline's own retries are
+    paced too. A 429 whose Retry-After is longer than a worker should wait becomes
+    :class:`~shared.services.ports.ThrottledError` instead of a long sleep in the pipeline.
+    """
+
+    def __init__(self, pacer: Pacer, max_block: float) -> None:
+        super().__init__()
+        self.pacer = pacer
+        self.max_block = max_block
+
+    def send(self, request: PipelineRequest) -> PipelineResponse:
+        http = request.http_request
+        kind, sub = request_kind(http.method, http.url)
+        self.pacer.acquire(sub, kind, self.max_block)
+        response = self.next.send(request)
+        headers = response.http_response.headers
+        status = response.http_response.status_code
+        remaining_text = headers.get(REMAINING_HEADERS[kind])
+        remaining = int(remaining_text) if remaining_text and remaining_text.isdigit() else None
+        retry_after = parse_retry_after(headers)
+        self.pacer.observe(sub, kind, remaining=remaining, status=status, retry_after=retry_after)
+        if status == 429 and retry_after is not None and retry_after > self.max_block:
+            from shared.services.ports import ThrottledError
+
+            raise ThrottledError(
+                f"ARM throttled {kind} for {sub}: Retry-After {retry_after:.0f} s", retry_after=retry_after
+            )
+        return response
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """``Retry-After`` (seconds or an HTTP date) or ``retry-after-ms``/``x-ms-retry-after-ms``."""
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            try:
+                return float(value) / 1000
+            except ValueError:
+                pass
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class StepPolling(ARMPolling):
+    """ARM polling that never waits: ``step()`` takes one poll, LROPoller's thread does nothing."""
+
+    def run(self) -> None:
+        return None
+
+    def step(self) -> None:
+        try:
+            if not self.finished():
+                self.update_status()
+            if not self.finished():
+                return
+            if self.status().lower() in ("failed", "canceled", "cancelled"):
+                raise OperationFailed("Operation failed or canceled")
+            final = self._operation.get_final_get_url(self._pipeline_response)
+            if final:
+                self._pipeline_response = self.request_status(final)
+        except BadStatus as err:
+            self._status = "Failed"
+            raise HttpResponseError(response=self._pipeline_response.http_response, error=err) from err
+        except BadResponse as err:
+            self._status = "Failed"
+            raise HttpResponseError(
+                response=self._pipeline_response.http_response, message=str(err), error=err
+            ) from err
+        except OperationFailed as err:
+            raise HttpResponseError(response=self._pipeline_response.http_response, error=err) from err
+
+    def retry_after(self) -> float | None:
+        return parse_retry_after(self._pipeline_response.http_response.headers)
+
+    def body(self) -> dict[str, Any]:
+        response = self._pipeline_response.http_response
+        try:
+            data = response.json()
+        except Exception:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+class ArmAdapter:
+    """The ARM port on the real SDK clients (one per process is enough; clients are cached)."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        *,
+        arm_endpoint: str = "https://management.azure.com",
+        retry: RetrySettings | None = None,
+        pacer: Pacer | None = None,
+        poll_fallback_seconds: float = 15.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.credential = credential
+        self.arm_endpoint = arm_endpoint.rstrip("/")
+        self.scope = self.arm_endpoint + "/.default"
+        self.retry = retry or RetrySettings()
+        self.pacer = pacer or default_pacer()
+        self.poll_fallback_seconds = poll_fallback_seconds
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._compute: dict[str, ComputeManagementClient] = {}
+        self._graph: ResourceGraphClient | None = None
+        self._pipeline: Any = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        cfg: Settings,
+        credential: TokenCredential | None = None,
+        **kwargs: Any,
+    ) -> ArmAdapter:
+        from shared.adapters import identity
+
+        return cls(
+            credential if credential is not None else identity.credential(),
+            arm_endpoint=identity.endpoints(cfg).arm,
+            **kwargs,
+        )
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.arm_endpoint,
+            "credential_scopes": [self.scope],
+            "per_retry_policies": [PacerPolicy(self.pacer, self.retry.max_block)],
+            **sdk_retry_options(self.retry),
+        }
+
+    def compute(self, subscription_id: str) -> ComputeManagementClient:
+        with self._lock:
+            client = self._compute.get(subscription_id.lower())
+            if client is None:
+                from azure.mgmt.compute import ComputeManagementClient
+
+                client = ComputeManagementClient(self.credential, subscription_id, **self._client_options())
+                self._compute[subscription_id.lower()] = client
+            return client
+
+    def graph(self) -> ResourceGraphClient:
+        with self._lock:
+            if self._graph is None:
+                from azure.mgmt.resourcegraph import ResourceGraphClient
+
+                self._graph = ResourceGraphClient(self.credential, **self._client_options())
+            return self._graph
+
+    def pipeline(self) -> Any:
+        """A plain ARM pipeline (bearer token, retry, pacer) for calls no SDK method covers."""
+        with self._lock:
+            if self._pipeline is None:
+                from azure.core.pipeline import policies
+                from azure.mgmt.core import ARMPipelineClient
+                from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
+
+                opts = sdk_retry_options(self.retry)
+                transport_opts = {k: opts.pop(k) for k in ("connection_timeout", "read_timeout")}
+                self._pipeline = ARMPipelineClient(
+                    base_url=self.arm_endpoint,
+                    policies=[
+                        policies.RequestIdPolicy(),
+                        policies.HeadersPolicy(),
+                        policies.UserAgentPolicy(sdk_moniker="patch-watch"),
+                        policies.ContentDecodePolicy(),
+                        policies.RedirectPolicy(),
+                        policies.RetryPolicy(**opts),
+                        PacerPolicy(self.pacer, self.retry.max_block),
+                        ARMChallengeAuthenticationPolicy(self.credential, self.scope),
+                        policies.NetworkTraceLoggingPolicy(),
+                    ],
+                    **transport_opts,
+                )
+            return self._pipeline
+
+    def close(self) -> None:
+        for client in self._compute.values():
+            client.close()
+        if self._graph is not None:
+            self._graph.close()
+        if self._pipeline is not None:
+            self._pipeline.close()
+
+    # -- resilience wrapper --------------------------------------------------------------------
+
+    def _call(self, operation: Callable[[], T]) -> T:
+        """Run a whole operation under tenacity; translate whatever escapes into the port's errors."""
+        try:
+            for attempt in whole_operation(self.retry, sleep=self._sleep):
+                with attempt:
+                    return operation()
+        except ArmError:
+            raise
+        except Exception as exc:
+            raise classify(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- discovery -------------------------------------------------------------------------------
+
+    def _graph_rows(self, query: str, subscriptions: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
+
+        chunks: list[list[str] | None] = [
+            list(subscriptions[i : i + GRAPH_SUBSCRIPTIONS_PER_QUERY])
+            for i in range(0, len(subscriptions), GRAPH_SUBSCRIPTIONS_PER_QUERY)
+        ] or [None]
+        for subs in chunks:
+            skip_token: str | None = None
+            while True:
+                request = QueryRequest(
+                    subscriptions=subs,
+                    query=query,
+                    options=QueryRequestOptions(top=GRAPH_PAGE, skip_token=skip_token, result_format="objectArray"),
+                )
+                page: Any = self._call(partial(self._graph_page, request))
+                data: Any = page.data or []
+                if isinstance(data, dict):  # "table" format, should the service answer with it
+                    names = [c["name"] for c in data.get("columns", [])]
+                    data = [dict(zip(names, r, strict=False)) for r in data.get("rows", [])]
+                yield from (row for row in data if isinstance(row, dict))
+                skip_token = page.skip_token
+                if not skip_token:
+                    break
+
+    def _graph_page(self, request: Any) -> Any:
+        return self.graph().resources(request)
+
+    def discover(self, scope: FleetScope) -> list[Vm]:
+        if not scope.subscriptions:
+            raise PermanentError("no subscriptions in scope: set TARGET_SUBSCRIPTION_IDS")
+        rows = self._graph_rows(vm_query(scope), scope.subscriptions)
+        seen: dict[str, Vm] = {}
+        for row in rows:
+            vm = vm_from_row(row)
+            seen.setdefault(vm.id.lower(), vm)  # paging can repeat a row if the fleet changes meanwhile
+        return sorted(seen.values(), key=lambda v: v.id.lower())
+
+    def run_vms(self, correlation_id: str, subscriptions: tuple[str, ...] = ()) -> list[str]:
+        ids: dict[str, str] = {}
+        for row in self._graph_rows(run_query(correlation_id), tuple(subscriptions)):
+            rid = (
+                str(row.get("resourceId") or "")
+                or str(row.get("id") or "").split("/providers/microsoft.maintenance/applyupdates/")[0]
+            )
+            if rid:
+                ids.setdefault(rid.lower(), rid)
+        return sorted(ids.values(), key=str.lower)
+
+    # -- assessments and installations ---------------------------------------------------------
+
+    def _polling(self) -> StepPolling:
+        return StepPolling(timeout=self.poll_fallback_seconds)
+
+    def _step(self, poller: Any) -> LroStep:
+        method: StepPolling = poller.polling_method()
+        token = poller.continuation_token()
+        if method.finished():
+            return LroStep(True, token, 0.0, method.body())
+        retry_after = method.retry_after()
+        return LroStep(False, token, self.poll_fallback_seconds if retry_after is None else retry_after)
+
+    def _resume(self, poller: Any) -> LroStep:
+        method: StepPolling = poller.polling_method()
+        method.step()
+        return self._step(poller)
+
+    def start_assessment(self, vm_id: str) -> LroStep:
+        rid = ResourceId.parse(vm_id)
+        vms = self.compute(rid.subscription_id).virtual_machines
+        poller = self._call(lambda: vms.begin_assess_patches(rid.resource_group, rid.name, polling=self._polling()))
+        return self._step(poller)
+
+    def resume_assessment(self, vm_id: str, token: str) -> LroStep:
+        rid = ResourceId.parse(vm_id)
+        vms = self.compute(rid.subscription_id).virtual_machines
+        return self._call(
+            lambda: self._resume(
+                vms.begin_assess_patches(
+                    rid.resource_group, rid.name, continuation_token=token, polling=self._polling()
+                )
+            )
+        )
+
+    def start_install(self, vm_id: str, plan: InstallPlan, os_type: str) -> LroStep:
+        from azure.mgmt.compute import models
+
+        rid = ResourceId.parse(vm_id)
+        body: dict[str, Any] = {"maximumDuration": plan.maximum_duration, "rebootSetting": plan.reboot_setting}
+        if os_type.lower() == "linux":
+            body["linuxParameters"] = {"classificationsToInclude": list(plan.classifications)}
+        else:
+            body["windowsParameters"] = {
+                "classificationsToInclude": list(plan.classifications),
+                "excludeKbsRequiringReboot": plan.exclude_kbs_requiring_reboot,
+            }
+        params = models.VirtualMachineInstallPatchesParameters(body)
+        vms = self.compute(rid.subscription_id).virtual_machines
+        poller = self._call(
+            lambda: vms.begin_install_patches(rid.resource_group, rid.name, params, polling=self._polling())
+        )
+        return self._step(poller)
+
+    def resume_install(self, vm_id: str, token: str) -> LroStep:
+        from azure.mgmt.compute import models
+
+        rid = ResourceId.parse(vm_id)
+        vms = self.compute(rid.subscription_id).virtual_machines
+        return self._call(
+            lambda: self._resume(
+                vms.begin_install_patches(
+                    rid.resource_group,
+                    rid.name,
+                    models.VirtualMachineInstallPatchesParameters({}),  # not sent when resuming
+                    continuation_token=token,
+                    polling=self._polling(),
+                )
+            )
+        )
+
+    def power_state(self, vm_id: str) -> str:
+        rid = ResourceId.parse(vm_id)
+        vms = self.compute(rid.subscription_id).virtual_machines
+        view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
+        for status in view.statuses or []:
+            if (status.code or "").lower().startswith("powerstate/"):
+                return power_state_of(status.code)
+        return ""
+
+    # -- maintenance runs ------------------------------------------------------------------------
+
+    def cancel_run(self, correlation_id: str) -> dict[str, Any]:
+        """``PUT {correlationId}?api-version=2023-09-01-preview`` with ``{"properties":{"status":"Cancel"}}``."""
+        from azure.core.rest import HttpRequest
+
+        if not correlation_id.lower().startswith("/subscriptions/"):
+            raise PermanentError(f"not a maintenance run id: {correlation_id!r}")
+
+        def put() -> dict[str, Any]:
+            request = HttpRequest(
+                "PUT",
+                f"{self.arm_endpoint}{correlation_id}",
+                params={"api-version": CANCEL_API_VERSION},
+                json={"properties": {"status": "Cancel"}},
+            )
+            response = self.pipeline().send_request(request)
+            response.raise_for_status()
+            data = response.json() if response.content else {}
+            return data if isinstance(data, dict) else {}
+
+        return self._call(put)
+
+
+# -- Resource Graph queries and rows -------------------------------------------------------------
+
+
+def kql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def vm_query(scope: FleetScope) -> str:
+    lines = ["resources", "| where type =~ 'microsoft.compute/virtualmachines'"]
+    if scope.resource_groups:
+        lines.append(f"| where resourceGroup in~ ({', '.join(kql_string(g) for g in scope.resource_groups)})")
+    if scope.tag:
+        name, eq, value = scope.tag.partition("=")
+        tag = f"tags[{kql_string(name.strip())}]"
+        lines.append(f"| where {tag} =~ {kql_string(value.strip())}" if eq else f"| where isnotempty({tag})")
+    lines.append(
+        "| project id, name, subscriptionId, resourceGroup, location, tags, "
+        "osType = tostring(properties.storageProfile.osDisk.osType), "
+        "powerState = tostring(properties.extended.instanceView.powerState.code), "
+        "patchMode = coalesce(tostring(properties.osProfile.windowsConfiguration.patchSettings.patchMode), "
+        "tostring(properties.osProfile.linuxConfiguration.patchSettings.patchMode)), "
+        "hotpatch = tobool(properties.osProfile.windowsConfiguration.patchSettings.enableHotpatching), "
+        "imagePublisher = tostring(properties.storageProfile.imageReference.publisher), "
+        "imageOffer = tostring(properties.storageProfile.imageReference.offer), "
+        "imageSku = tostring(properties.storageProfile.imageReference.sku), "
+        "imageVersion = tostring(properties.storageProfile.imageReference.version)"
+    )
+    lines.append("| order by id asc")
+    return "\n".join(lines)
+
+
+def run_query(correlation_id: str) -> str:
+    return "\n".join(
+        [
+            "maintenanceresources",
+            "| where type =~ 'microsoft.maintenance/applyupdates'",
+            f"| where properties.correlationId =~ {kql_string(correlation_id)}",
+            "| project id, resourceId = tostring(properties.resourceId), status = tostring(properties.status)",
+            "| order by id asc",
+        ]
+    )
+
+
+def vm_from_row(row: dict[str, Any]) -> Vm:
+    rid = str(row.get("id") or "")
+    parsed = ResourceId.parse(rid)
+    tags = row.get("tags") or {}
+    return Vm(
+        id=rid,
+        name=str(row.get("name") or parsed.name),
+        subscription_id=str(row.get("subscriptionId") or parsed.subscription_id),
+        resource_group=str(row.get("resourceGroup") or parsed.resource_group),
+        location=str(row.get("location") or ""),
+        os_type=str(row.get("osType") or ""),
+        power_state=power_state_of(str(row.get("powerState") or "")),
+        patch_mode=str(row.get("patchMode") or ""),
+        hotpatch_enabled=bool(row.get("hotpatch")),
+        image_publisher=str(row.get("imagePublisher") or ""),
+        image_offer=str(row.get("imageOffer") or ""),
+        image_sku=str(row.get("imageSku") or ""),
+        image_version=str(row.get("imageVersion") or ""),
+        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+    )

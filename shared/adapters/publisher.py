@@ -59,15 +59,17 @@ class EventGridAlertPublisher:
         key: str = "",
         credential: TokenCredential | None = None,
         client: EventGridPublisherClient | None = None,
-        **client_kwargs: Any,
+        **send_options: Any,
     ) -> None:
+        """``send_options`` go with each send (e.g. ``retry_total``): azure-eventgrid 4.x drops
+        constructor options for basic topics, so pipeline options are given per call."""
         if not endpoint and client is None:
             raise PublishError("ALERTS_TOPIC_ENDPOINT is not set: no Event Grid topic to publish alerts to")
         self.endpoint = endpoint
         self._key = key
         self._credential = credential
         self._client = client
-        self._client_kwargs = client_kwargs
+        self._send_options = send_options
 
     @property
     def client(self) -> EventGridPublisherClient:
@@ -85,7 +87,7 @@ class EventGridAlertPublisher:
 
                     self._credential = credential()
                 cred = self._credential
-            self._client = EventGridPublisherClient(self.endpoint, cred, **self._client_kwargs)
+            self._client = EventGridPublisherClient(self.endpoint, cred)
         return self._client
 
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
@@ -94,7 +96,7 @@ class EventGridAlertPublisher:
         from azure.core.exceptions import AzureError
 
         try:
-            self.client.send([to_cloud_event(e) for e in events])
+            self.client.send([to_cloud_event(e) for e in events], **self._send_options)
         except AzureError as exc:
             raise PublishError(f"Event Grid topic {self.endpoint} refused {len(events)} alert event(s): {exc}") from exc
 

@@ -794,7 +794,9 @@ def deadline_missed(vms: Iterable[VmCycleFacts], policy: AlertPolicy, now: datet
             continue
         key = AlertKey(AlertKind.DEADLINE_MISSED, vm.vm_id, vm.cycle_id)
         assessed = vm.assessed_ok_at is not None and vm.assessed_ok_at <= now
-        pending = (vm.critical_security_pending or 0) if assessed else 0
+        # only an assessment after the deadline shows what is *still* pending
+        after = assessed and vm.assessed_ok_at is not None and vm.assessed_ok_at >= cycle.install_deadline_utc
+        pending = (vm.critical_security_pending or 0) if after else 0
         finding = vm.finding("deadline-missed", now)
         if pending > 0 or finding is not None:
             what = f"{pending} Critical/Security patch(es) pending" if pending else finding[1] if finding else ""
@@ -808,7 +810,7 @@ def deadline_missed(vms: Iterable[VmCycleFacts], policy: AlertPolicy, now: datet
                     {"cycle": vm.cycle_id, "pending": pending, "deadline": _utc(cycle.install_deadline_utc)},
                 )
             )
-        elif assessed:
+        elif after:
             out.append(Verdict(key, False, f"{_name(vm.vm_id)} has no Critical/Security patch pending"))
     return out
 
@@ -826,7 +828,8 @@ def baseline_missed(vms: Iterable[VmCycleFacts], policy: AlertPolicy, now: datet
         assessed = vm.assessed_ok_at is not None and vm.assessed_ok_at <= now
         finding = vm.finding("baseline-missed", now)
         due = cycle.reboot_expected and now >= cycle.install_deadline_utc
-        raw = due and assessed and ((vm.reboot_security_pending or 0) > 0 or vm.reboot_pending)
+        after = assessed and vm.assessed_ok_at is not None and vm.assessed_ok_at >= cycle.install_deadline_utc
+        raw = due and after and ((vm.reboot_security_pending or 0) > 0 or vm.reboot_pending)
         if finding is not None or raw:
             why = (
                 finding[1]

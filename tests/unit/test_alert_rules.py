@@ -342,6 +342,9 @@ def test_deadline_missed_only_after_the_deadline_and_with_patches_pending() -> N
     vm = assessed(VM1, "2026-05", "2026-06-11T18:00:00Z", pending=2)
     assert firing(Facts(vms=(vm,)), "2026-06-11T16:59:00Z", AlertKind.DEADLINE_MISSED) == []
     assert firing(Facts(vms=(vm,)), "2026-06-11T18:30:00Z", AlertKind.DEADLINE_MISSED) == [f"{VM1}|2026-05"]
+    # an assessment from before the deadline does not show what is still pending after it
+    early = assessed(VM1, "2026-05", "2026-05-20T08:00:00Z", pending=2)
+    assert verdicts(Facts(vms=(early,)), "2026-06-11T18:30:00Z", AlertKind.DEADLINE_MISSED) == {}
     done = assessed(VM1, "2026-05", "2026-06-12T18:00:00Z", pending=0)
     assert verdicts(Facts(vms=(done,)), "2026-06-12T18:30:00Z", AlertKind.DEADLINE_MISSED) == {f"{VM1}|2026-05": False}
 

@@ -1,0 +1,107 @@
+"""Alerting wired to the configured outside world: the outcome and alert tables, the cached
+schedules and ARM to refresh them, Log Analytics, the patch cycle's store and the Event
+Grid topic. ``live=False`` (``replay`` without ``--live``) calls no Azure API: schedules
+come from the cache only, heartbeats are not queried, and publishing is a dry run that
+keeps what would have been sent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.config import Settings, settings
+from shared.domain.alerts import AlertPolicy
+from shared.services.watchdog import Alerting, CycleReader, WatchdogReport, alert_after_event, run_watchdog
+
+log = logging.getLogger(__name__)
+
+
+def alert_policy(cfg: Settings) -> AlertPolicy:
+    return AlertPolicy(
+        calendar=cfg.calendar,
+        maintenance_grace=timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"])),
+        health_grace=timedelta(minutes=int(cfg["HEALTH_GRACE_MINUTES"])),
+    )
+
+
+def cycle_reader(cfg: Settings) -> CycleReader | None:
+    """The patch cycle's per-VM results and findings, when that store is available."""
+    from shared.adapters.cycle_facts import CycleFacts
+
+    try:
+        return CycleFacts.from_settings(cfg)
+    except ImportError:  # the patch cycle's store is not part of this deployment
+        return None
+
+
+def alerting_from_settings(cfg: Settings, *, live: bool = True, publisher: Any = None, **overrides: Any) -> Alerting:
+    from shared.adapters.alert_store import AlertStore
+    from shared.adapters.health import HeartbeatSource
+    from shared.adapters.outcome_store import FUNCTION_CLIENT_OPTIONS, outcome_store, outcomes_target
+    from shared.adapters.publisher import DryRunPublisher, EventGridAlertPublisher
+    from shared.adapters.schedules import ScheduleCache
+
+    target = outcomes_target(cfg)
+    prefix = cfg["OUTCOMES_TABLE_PREFIX"]
+    if publisher is None:
+        if live and cfg["ALERTS_TOPIC_ENDPOINT"]:
+            publisher = EventGridAlertPublisher.from_settings(cfg)
+        elif live:
+            log.warning("ALERTS_TOPIC_ENDPOINT is not set: alerts are recorded and stay pending until it is")
+        else:
+            publisher = DryRunPublisher()
+    schedule_source = None
+    heartbeats = None
+    if live:
+        from shared.adapters.identity import credential, endpoints
+        from shared.adapters.schedules import ScheduleReader
+
+        schedule_source = ScheduleReader(credential(), endpoints(cfg).arm)
+        heartbeats = HeartbeatSource.from_settings(cfg)
+    deps: dict[str, Any] = {
+        "outcomes": outcome_store(cfg),
+        "alerts": AlertStore(target, prefix, FUNCTION_CLIENT_OPTIONS),
+        "publisher": publisher,
+        "schedules": ScheduleCache(target, prefix, FUNCTION_CLIENT_OPTIONS),
+        "schedule_source": schedule_source,
+        "heartbeats": heartbeats,
+        "cycles": cycle_reader(cfg),
+        "watched": tuple(cfg["WATCHED_MAINTENANCE_CONFIGURATIONS"]),
+        "subscriptions": tuple(cfg["TARGET_SUBSCRIPTION_IDS"]),
+    }
+    deps.update(overrides)
+    return Alerting(**deps)
+
+
+_lock = threading.Lock()
+_built: list[tuple[Settings, Alerting]] = []
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def alerting() -> Alerting:
+    """The process's alerting for the configured settings (clients reused across invocations)."""
+    cfg = settings()
+    with _lock:
+        if not _built or _built[0][0] is not cfg:
+            _built[:] = [(cfg, alerting_from_settings(cfg))]
+        return _built[0][1]
+
+
+def watchdog() -> WatchdogReport:
+    """One watchdog pass with the configured adapters, at the clock's ``now``."""
+    return run_watchdog(alerting(), alert_policy(settings()), now=utc_now())
+
+
+def after_event(event: Any) -> WatchdogReport | None:
+    """The event functions' hook: alert on what a recorded event settles. Alerting never fails
+    the recording (the event is stored; the next watchdog sweeps what was missed here)."""
+    try:
+        return alert_after_event(alerting(), event, alert_policy(settings()), now=utc_now())
+    except Exception:
+        log.exception("alerting after %s failed; the watchdog will catch up", type(event).__name__)
+        return None

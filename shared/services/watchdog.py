@@ -1,0 +1,387 @@
+"""Use cases: the watchdog (rules only time can settle) and alerting after an event.
+
+:func:`run_watchdog` refreshes the cached maintenance schedules when they are stale,
+gathers the recorded facts of the look-back period (maintenance runs, SQL notices and
+health signals from the outcome store, the cycles' per-VM results and findings, VM
+heartbeats from Log Analytics), evaluates every rule at ``now``, records the alerts that
+open, resolve or reopen, and publishes every pending transition. Event-settled rules are
+swept too: should an event handler have died between recording and alerting, the next
+watchdog run raises the alert all the same (the alert's identity keeps it single).
+
+:func:`alert_after_event` is the event handlers' part: the rules the recorded event can
+settle, over that event's run, notice or resource only, then publishing.
+
+Both are idempotent and safe to run concurrently: alerts are created by conditional
+inserts, changed under ETags and published under claims (``shared/adapters/alert_store.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from shared.adapters.alert_store import AlertStore, Change
+from shared.adapters.publisher import AlertPublisher
+from shared.adapters.schedules import CachedSchedules, ScheduleCache, SqlResourceRef
+from shared.domain.alerts import (
+    EVENT_SETTLED,
+    Alert,
+    AlertKey,
+    AlertKind,
+    AlertPolicy,
+    Facts,
+    HealthFact,
+    Heartbeats,
+    RunFacts,
+    SqlNoticeFacts,
+    Verdict,
+    VmCycleFacts,
+    alert_event,
+    evaluate,
+    maintenance_activities,
+    mentions_reboot,
+)
+from shared.domain.calendar import cycle_at
+from shared.services.schedules import ScheduleSource, refresh_schedules
+
+log = logging.getLogger(__name__)
+
+# Heartbeats are looked up for maintenance that finished this recently.
+HEARTBEAT_HORIZON = timedelta(days=2)
+
+
+# -- ports -----------------------------------------------------------------------------
+
+
+class OutcomeReader(Protocol):
+    """What the watchdog reads from the outcome store (``TableOutcomeStore``)."""
+
+    def runs_between(self, start: datetime, end: datetime) -> list[Any]: ...
+
+    def get_run(self, correlation_id: str) -> Any | None: ...
+
+    def list_resource_health(self, *, since: datetime | None = None) -> list[Any]: ...
+
+    def health_history(
+        self, resource_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[Any, ...]: ...
+
+    def list_notices(self, *, since: datetime | None = None, until: datetime | None = None) -> list[Any]: ...
+
+    def get_notice(self, tracking_id: str) -> Any | None: ...
+
+
+class CycleReader(Protocol):
+    """What the watchdog reads from the patch cycle's store."""
+
+    def vm_facts(self, cycle_ids: Sequence[str]) -> list[VmCycleFacts]: ...
+
+    def run_vms(self, correlation_id: str) -> list[str]: ...
+
+
+class HeartbeatReader(Protocol):
+    def heartbeats(self, resource_ids: Iterable[str], start: datetime, end: datetime) -> Heartbeats: ...
+
+
+@dataclass
+class Alerting:
+    """Everything alerting needs; optional parts are simply not consulted when absent."""
+
+    outcomes: OutcomeReader
+    alerts: AlertStore
+    publisher: AlertPublisher | None = None
+    schedules: ScheduleCache | None = None
+    schedule_source: ScheduleSource | None = None  # ARM; None offline (replay without --live)
+    heartbeats: HeartbeatReader | None = None
+    cycles: CycleReader | None = None
+    watched: tuple[str, ...] = ()  # WATCHED_MAINTENANCE_CONFIGURATIONS
+    subscriptions: tuple[str, ...] = ()  # TARGET_SUBSCRIPTION_IDS
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
+
+
+@dataclass
+class WatchdogReport:
+    opened: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+    reopened: list[Alert] = field(default_factory=list)
+    published: int = 0
+    publish_failures: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def record(self, changes: Iterable[Change]) -> None:
+        for c in changes:
+            if not c.transitioned:
+                continue
+            kind = c.after.transitions[-1].kind.value
+            {"opened": self.opened, "resolved": self.resolved, "reopened": self.reopened}[kind].append(c.after)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "opened": [a.to_json() for a in self.opened],
+            "resolved": [a.to_json() for a in self.resolved],
+            "reopened": [a.to_json() for a in self.reopened],
+            "published": self.published,
+            "publish_failures": self.publish_failures,
+            "problems": self.problems,
+        }
+
+
+# -- from recorded outcomes to rule inputs ------------------------------------------------
+
+
+def run_facts(run: Any, resource_ids: Sequence[str] = ()) -> RunFacts:
+    """A ``RunOutcome`` of the outcome store as the rules read it."""
+    return RunFacts(
+        run_id=run.correlation_id,
+        configuration_id=run.configuration_id,
+        start_utc=run.window_start,
+        end_utc=run.window_end,
+        pre_at=run.pre_event_time if run.pre_seen else None,
+        post_at=run.post_event_time if run.post_seen else None,
+        post_status=run.status_raw,
+        resource_ids=tuple(resource_ids),
+    )
+
+
+def health_facts(history: Iterable[Any]) -> list[HealthFact]:
+    """``HealthChange`` entries (any signal) as the rules read them."""
+    out = []
+    for c in history:
+        state = c.availability.value if c.availability is not None else ""
+        out.append(
+            HealthFact(c.resource_id, c.occurred, state, reboot=mentions_reboot(c.detail), reason=c.detail or "")
+        )
+    return out
+
+
+def _region(text: str) -> str:
+    return re.sub(r"[\s_-]", "", text or "").lower()
+
+
+def notice_candidates(notice: Any, resources: Iterable[SqlResourceRef]) -> tuple[str, ...]:
+    """The known SQL resources a Service Health notice may concern: in one of its
+    subscriptions and regions, of the kind of service it names."""
+    subs = {s.lower() for s in notice.subscriptions}
+    regions = {_region(r) for r in notice.regions}
+    services = " ".join(notice.services).lower()
+    kinds = {"database", "managed_instance"}
+    if "managed instance" in services and "database" not in services:
+        kinds = {"managed_instance"}
+    elif "database" in services and "managed instance" not in services:
+        kinds = {"database"}
+    out = []
+    for r in resources:
+        m = re.match(r"/subscriptions/([^/]+)", r.resource_id, re.IGNORECASE)
+        sub = m.group(1).lower() if m else ""
+        if (not subs or sub in subs) and (not regions or _region(r.location) in regions) and r.kind in kinds:
+            out.append(r.resource_id)
+    return tuple(sorted(out))
+
+
+def notice_facts(notice: Any, resources: Iterable[SqlResourceRef]) -> SqlNoticeFacts:
+    stages: dict[str, datetime] = {}
+    for stage, at in notice.stages:
+        name = stage.value if hasattr(stage, "value") else str(stage)
+        stages[name] = min(at, stages.get(name, at))
+    return SqlNoticeFacts(
+        tracking_id=notice.tracking_id,
+        resource_ids=notice_candidates(notice, resources),
+        stages=stages,
+        impact_start=notice.impact_start,
+        impact_end=notice.impact_mitigation,
+        subscriptions=tuple(notice.subscriptions),
+    )
+
+
+# -- gathering -------------------------------------------------------------------------
+
+
+def _schedules(deps: Alerting, now: datetime, report: WatchdogReport, also: Iterable[str] = ()) -> CachedSchedules:
+    if deps.schedules is None:
+        return CachedSchedules()
+    if deps.schedule_source is not None and deps.schedules.claim_refresh(now):
+        refreshed = refresh_schedules(
+            deps.schedule_source,
+            deps.schedules,
+            watched=deps.watched,
+            subscriptions=deps.subscriptions,
+            also=also,
+            now=now,
+        )
+        report.problems.extend(refreshed.errors)
+    cached = deps.schedules.load(deps.watched)
+    report.problems.extend(cached.problems)
+    return cached
+
+
+def _run_vms(deps: Alerting, runs: Iterable[Any]) -> dict[str, list[str]]:
+    if deps.cycles is None:
+        return {}
+    return {r.correlation_id.lower(): deps.cycles.run_vms(r.correlation_id) for r in runs if r.post_seen}
+
+
+def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogReport) -> Facts:
+    """Every recorded fact of the look-back period, as rule inputs."""
+    since = now - policy.lookback
+    outcome_runs = deps.outcomes.runs_between(since - timedelta(days=1), now + timedelta(days=1))
+    cached = _schedules(deps, now, report, also={r.configuration_id for r in outcome_runs})
+    vms_of = _run_vms(deps, outcome_runs)
+    runs = tuple(run_facts(r, vms_of.get(r.correlation_id.lower(), ())) for r in outcome_runs)
+    notices = tuple(notice_facts(n, cached.sql_resources) for n in deps.outcomes.list_notices(since=since))
+    health: list[HealthFact] = []
+    for resource in deps.outcomes.list_resource_health(since=since):
+        health.extend(health_facts(resource.history))
+    vms: tuple[VmCycleFacts, ...] = ()
+    if deps.cycles is not None:
+        current = cycle_at(now, policy.calendar)
+        ids = [current.id]
+        previous = cycle_at(current.release_utc - timedelta(seconds=1), policy.calendar)
+        ids.append(previous.id)
+        ids.append(cycle_at(previous.release_utc - timedelta(seconds=1), policy.calendar).id)
+        vms = tuple(deps.cycles.vm_facts(ids))
+    facts = Facts(
+        runs=runs,
+        notices=notices,
+        vms=vms,
+        health=tuple(health),
+        watched=tuple(cached.watched),
+        configurations=cached.configurations,
+        sql_windows=cached.sql_windows,
+        vm_schedules=cached.vm_schedules,
+        hotpatch_vms=tuple(sorted({v.vm_id for v in vms if v.hotpatch})),
+    )
+    if deps.heartbeats is not None:
+        acts = [a for a in maintenance_activities(runs, (), now) if a.end >= now - HEARTBEAT_HORIZON]
+        vm_ids = sorted({a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()})
+        if vm_ids:
+            start = min(a.start for a in acts) - timedelta(days=1)
+            try:
+                beats = deps.heartbeats.heartbeats(vm_ids, start, now)
+            except Exception as exc:  # Log Analytics down: judge health by Resource Health alone
+                report.problems.append(f"heartbeat query failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            else:
+                facts = Facts(**{**facts.__dict__, "heartbeats": beats})
+    return facts
+
+
+# -- recording and publishing ---------------------------------------------------------------
+
+
+def record(
+    deps: Alerting, verdicts: Sequence[Verdict], now: datetime, report: WatchdogReport, *, scan: bool = True
+) -> list[Change]:
+    """Apply verdicts. ``scan``: read the open alerts once (the watchdog's many verdicts);
+    otherwise one point read per verdict (an event's few)."""
+    known = deps.alerts.open_alerts() if scan else None
+    changes = deps.alerts.apply(verdicts, now, known_open=known)
+    report.record(changes)
+    return changes
+
+
+def publish_pending(
+    deps: Alerting, now: datetime, report: WatchdogReport, keys: Iterable[AlertKey] | None = None
+) -> None:
+    """Publish every unpublished transition (of ``keys``, or all), each alert under a claim.
+    A failure leaves the alert pending for the next run; a success is marked and never sent again."""
+    if deps.publisher is None:
+        return
+    if keys is None:
+        candidates = deps.alerts.pending()
+    else:
+        found = (deps.alerts.get(k) for k in dict.fromkeys(keys))
+        candidates = [s for s in found if s is not None and s.alert.pending]
+    for stored in candidates:
+        if stored.claimed(now) and stored.claimed_by != deps.owner:
+            continue
+        claimed = deps.alerts.claim(stored, deps.owner, now)
+        if claimed is None:
+            continue  # another watchdog (or event handler) has it
+        transitions = claimed.alert.pending
+        events = [alert_event(claimed.alert, t) for t in transitions]
+        try:
+            deps.publisher.publish(events)
+        except Exception as exc:
+            deps.alerts.release(claimed)
+            report.publish_failures.append(f"{claimed.alert.key.kind.value} {claimed.alert.key.resource_id}: {exc}")
+            log.error("alert %s stays pending: %s", claimed.alert.key.alert_id, exc)
+            continue
+        deps.alerts.mark_published(claimed, transitions[-1].sequence)
+        report.published += len(events)
+
+
+def run_watchdog(deps: Alerting, policy: AlertPolicy, *, now: datetime) -> WatchdogReport:
+    """One watchdog pass at ``now``."""
+    report = WatchdogReport()
+    facts = gather(deps, policy, now, report)
+    record(deps, evaluate(facts, policy, now), now, report)
+    publish_pending(deps, now, report)
+    for p in report.problems:
+        log.warning("watchdog: %s", p)
+    return report
+
+
+# -- after an event ----------------------------------------------------------------------
+
+
+def _event_facts(
+    deps: Alerting, event: Any, policy: AlertPolicy, now: datetime, report: WatchdogReport
+) -> Facts | None:
+    """The facts one recorded event can settle rules over, or None if it settles none."""
+    kind = type(event).__name__
+    cached = deps.schedules.load(deps.watched) if deps.schedules is not None else CachedSchedules()
+    if kind == "MaintenanceEvent":
+        run = deps.outcomes.get_run(event.correlation_id)
+        if run is None:
+            return None
+        members = deps.cycles.run_vms(run.correlation_id) if deps.cycles is not None and run.post_seen else []
+        return Facts(
+            runs=(run_facts(run, members),), configurations=cached.configurations, watched=tuple(cached.watched)
+        )
+    if kind == "SqlMaintenanceNotice":
+        notice = deps.outcomes.get_notice(event.tracking_id)
+        if notice is None:
+            return None
+        return Facts(notices=(notice_facts(notice, cached.sql_resources),), sql_windows=cached.sql_windows)
+    if kind in ("HealthEvent", "ResourceHealthAlert"):
+        rid = event.resource_id
+        history = deps.outcomes.health_history(rid, since=now - policy.lookback)
+        facts = health_facts(history)
+        if not any(f.reboot for f in facts):
+            return None
+        vms: tuple[VmCycleFacts, ...] = ()
+        if deps.cycles is not None:
+            cycle = cycle_at(event.occurred, policy.calendar)
+            vms = tuple(v for v in deps.cycles.vm_facts([cycle.id]) if v.vm_id.lower() == rid.lower())
+        near = deps.outcomes.runs_between(event.occurred - timedelta(days=2), event.occurred + timedelta(hours=1))
+        vms_of = _run_vms(deps, near)
+        runs = tuple(run_facts(r, vms_of.get(r.correlation_id.lower(), ())) for r in near)
+        return Facts(
+            runs=runs,
+            vms=vms,
+            health=tuple(facts),
+            vm_schedules={k: v for k, v in cached.vm_schedules.items() if k == rid.lower()},
+            hotpatch_vms=tuple(v.vm_id for v in vms if v.hotpatch),
+        )
+    return None
+
+
+def alert_after_event(deps: Alerting, event: Any, policy: AlertPolicy, *, now: datetime) -> WatchdogReport:
+    """Evaluate what a just-recorded event settles (its run, notice or resource only), record
+    and publish. Runs for duplicates too, so a redelivery after a crash still alerts."""
+    report = WatchdogReport()
+    facts = _event_facts(deps, event, policy, now, report)
+    if facts is None:
+        return report
+    verdicts = evaluate(facts, policy, now, EVENT_SETTLED | {AlertKind.MAINTENANCE_OVERRAN})
+    # With one run in view, "no run in this window" is not known: only the window this run
+    # fills can be settled (cleared) here.
+    verdicts += [v for v in evaluate(facts, policy, now, [AlertKind.MAINTENANCE_WINDOW_MISSED]) if not v.firing]
+    changes = record(deps, verdicts, now, report, scan=False)
+    publish_pending(deps, now, report, keys=[c.after.key for c in changes])
+    return report

@@ -51,6 +51,10 @@ def _report(result: IngestResult) -> IngestResult:
         log.info("%s %s", result.outcome.value, result.source)
     for action in result.actions:
         log.info("follow-up %s", json.dumps(action))
+    if result.recorded:  # duplicates too: a redelivery after a crash still alerts (issue 5)
+        from shared.adapters.alerting import after_event
+
+        after_event(result.event)
     return result
 
 

@@ -69,6 +69,7 @@ class Azurite:
                 "--silent",
                 "--skipApiVersionCheck",
                 "--disableProductStyleUrl",
+                "--disableTelemetry",  # else stopping waits ~10 s on a telemetry call
                 *(["--inMemoryPersistence"] if self.in_memory else ["--location", self.location]),
                 "--blobHost",
                 "127.0.0.1",

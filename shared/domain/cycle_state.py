@@ -8,7 +8,8 @@ instances tick together, and whatever ticks were missed (a tick only ever compar
 Rounds: round 0 starts at the cycle's scheduled moment (Patch Tuesday + offset); a new
 round starts every ``reassess_every`` days after the previous round *started* (so a
 catch-up does not trigger an immediate second round); the first tick after the install
-deadline starts a *deadline round* whose results settle ``deadline-missed``.
+deadline starts a *deadline round* whose results settle ``deadline-missed`` — also when
+the deadline falls after the next month's release (30 days can outlast a 28-day month).
 """
 
 from __future__ import annotations
@@ -50,15 +51,20 @@ def due(
     reassess_every: timedelta,
     remediate: bool = False,
 ) -> Step | None:
-    """The one step the timer should take now (the next tick takes the next one)."""
-    if now >= cycle.ends_utc or now < min(cycle.scheduled_utc, cycle.release_utc):
+    """The next step the timer should take for ``cycle`` now (the loop takes the next one).
+
+    A cycle that has ended (the next month's release is out) is still swept for its
+    deadline, which can fall after that release, and remediated; it starts no new round.
+    """
+    if now < min(cycle.scheduled_utc, cycle.release_utc):
         return None
+    ended = now >= cycle.ends_utc
     if record is None or not record.started:
-        return Step.START if now >= cycle.scheduled_utc else None
+        return Step.START if now >= cycle.scheduled_utc and not ended else None
     if now >= cycle.install_deadline_utc and record.deadline_round < 0:
         return Step.DEADLINE
     started = record.round_started_utc
-    if started is not None and now >= started + reassess_every:
+    if not ended and started is not None and now >= started + reassess_every:
         return Step.REASSESS
     if remediate and record.deadline_round >= 0:
         return Step.REMEDIATE

@@ -15,7 +15,8 @@ Rules (pure, ``now`` is a parameter):
   baseline, so this month's hotpatches do not apply), or, after a baseline month's
   deadline, still missing this cycle's baseline.
 - ``deadline-missed``: assessed after the cycle's install deadline and still missing
-  Critical or Security patches.
+  Critical or Security patches released by then (the deadline, 30 days by default, can
+  fall after the next month's release; that month's patches are not due yet).
 - ``patch-failed``: the assessment (or installation) itself failed; the reason is kept.
 - ``vm-not-assessable``: deallocated or stopped when the round reached it (counted).
 """
@@ -96,7 +97,8 @@ def assessment_findings(
             )
         ]
     out: list[Finding] = []
-    reboot_security = result.reboot_requiring_security
+    next_release = cycle.ends_utc.date()
+    reboot_security = [p for p in result.reboot_requiring_security if p.published is None or p.published < next_release]
     this_cycle = [p for p in reboot_security if p.published is None or p.published >= cycle.patch_tuesday]
     earlier = [p for p in reboot_security if p.published is not None and p.published < cycle.patch_tuesday]
     if vm.hotpatch and cycle.kind is CycleKind.HOTPATCH and this_cycle:
@@ -125,18 +127,28 @@ def assessment_findings(
                 kbs=kbs,
             )
         )
-    if now >= cycle.install_deadline_utc and result.critical_and_security > 0:
+    due = due_security_patches(result, cycle)
+    if now >= cycle.install_deadline_utc and due > 0:
         out.append(
             finding(
                 FindingKind.DEADLINE_MISSED,
                 Severity.ERROR,
-                f"{vm.name} still misses {result.critical_and_security} Critical/Security patch(es) after the "
-                f"install deadline {format_utc(cycle.install_deadline_utc)}",
-                pending=result.critical_and_security,
+                f"{vm.name} still misses {due} Critical/Security patch(es) released by {cycle.id}'s release "
+                f"after the install deadline {format_utc(cycle.install_deadline_utc)}",
+                pending=due,
                 deadline_utc=format_utc(cycle.install_deadline_utc),
             )
         )
     return out
+
+
+def due_security_patches(result: AssessmentResult, cycle: Cycle) -> int:
+    """Pending Critical/Security patches that this cycle's deadline covers: released before the
+    next cycle's release (the deadline can fall after it). Without a patch list, the count."""
+    if not result.patches:
+        return result.critical_and_security
+    next_release = cycle.ends_utc.date()
+    return sum(1 for p in result.patches if p.security and (p.published is None or p.published < next_release))
 
 
 def not_assessable_finding(vm: Vm, power_state: str, cycle: Cycle, now: datetime, *, run_id: str = "") -> Finding:

@@ -1,0 +1,65 @@
+"""Composition root of the patch cycle: adapters built from settings, once per process.
+
+Functions and the command line get their :class:`~shared.services.assessment.Deps` here;
+tests build their own (explicit credential, loopback ARM, Azurite, shortened delays).
+Heavy SDKs are imported only when a dependency is first built.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.config import Settings, settings
+
+if TYPE_CHECKING:
+    from shared.services.assessment import Deps
+
+_lock = threading.Lock()
+_built: list[tuple[Settings, Deps]] = []
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_deps(cfg: Settings, *, credential: Any = None, **policy_overrides: Any) -> Deps:
+    from shared.adapters.arm import ArmAdapter
+    from shared.adapters.cycle_store import CycleStore
+    from shared.adapters.queues import StorageQueue
+    from shared.adapters.storage import resolve_target
+    from shared.services.assessment import QUEUE_NAME, CyclePolicy, Deps
+
+    return Deps(
+        store=CycleStore.from_settings(cfg),
+        arm=ArmAdapter.from_settings(cfg, credential),
+        queue=StorageQueue(resolve_target(cfg["AzureWebJobsStorage"]), QUEUE_NAME),
+        policy=CyclePolicy.from_settings(cfg, **policy_overrides),
+    )
+
+
+def deps() -> Deps:
+    """The process's dependencies for the configured settings (clients and pacer shared)."""
+    cfg = settings()
+    with _lock:
+        if not _built or _built[0][0] is not cfg:
+            _built[:] = [(cfg, build_deps(cfg))]
+        return _built[0][1]
+
+
+def install(cfg: Settings, built: Deps) -> None:
+    """Use ``built`` for ``cfg`` in this process (tests: a loopback ARM, shortened delays)."""
+    with _lock:
+        _built[:] = [(cfg, built)]
+
+
+def execute_actions(actions: Any, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Carry out ingestion follow-ups (``verify-run``, ``gate-run``) with the configured
+    adapters: the entry point for the event functions and ``replay --live``. Raises on
+    transient faults, so the event is delivered again (executed actions are not repeated)."""
+    from shared.adapters.outcome_store import outcome_store
+    from shared.services.maintenance import execute_actions as execute
+
+    cfg = settings()
+    return execute(deps(), list(actions), now=now or utc_now(), health=outcome_store(cfg))

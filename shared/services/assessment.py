@@ -1,0 +1,601 @@
+"""Use cases: fan a scope's VMs out to the queue, and work one queue message.
+
+A *scope* is a cycle (partition ``YYYY-MM``) or a maintenance run's verification
+(``run-…``); each VM has one row per scope holding its state in the scope's current
+round. One queue message per VM and step:
+
+- a **start** message (no token) claims the VM (``queued -> starting``, a conditional
+  write), starts ``assessPatches`` (or ``installPatches``), and enqueues a **poll**
+  message carrying the poller's continuation token, visible after the operation's
+  Retry-After. The worker never waits for the operation.
+- a **poll** message takes one look; not done: it enqueues its successor (again after
+  Retry-After); done: the result and its findings are recorded.
+
+The row names the one message it expects next (``Expect``); any other message for the
+VM (a duplicate delivery, an orphan left by a crash) is dropped, so a VM is worked by
+exactly one chain of messages. Successors are enqueued *before* the row is updated: a
+crash in between leaves the message being processed to be redelivered, never a VM
+without a message (and the timer's sweep re-enqueues anything that still went quiet).
+
+Failures: throttling defers the message (not an attempt); transient errors come back
+with backoff up to ``QueuePolicy.attempts`` times, then the VM is failed with the last
+reason; permanent errors (400/403/404) fail the VM at once with their reason; a
+deallocated or stopped VM is recorded as not assessable. A message that cannot be read
+is recorded as rejected and acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.domain.assessment import VmState, parse_assessment, parse_install
+from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_for_month
+from shared.domain.cycle_state import InstallPlan, RemediationBudget, install_plan
+from shared.domain.fleet import ResourceId, Vm, vm_key
+from shared.domain.hotpatch import (
+    ASSESSMENT_KINDS,
+    Finding,
+    assessment_findings,
+    failure_finding,
+    install_findings,
+    not_assessable_finding,
+    reconcile,
+)
+from shared.services.ports import (
+    ArmError,
+    ArmPort,
+    ConflictError,
+    FleetScope,
+    LroStep,
+    NotAssessableError,
+    PermanentError,
+    QueuePort,
+    Row,
+    StatePort,
+    ThrottledError,
+    TransientError,
+)
+
+VMS, CYCLES = "cyclevms", "cycles"
+ASSESS, INSTALL = "assess", "install"
+QUEUE_NAME = "assessments"
+POISON_QUEUE_NAME = "assessments-poison"
+
+
+def utc_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_key(resource_id: str) -> str:
+    from shared.adapters.cycle_store import key  # a pure helper: Table key escaping
+
+    return key(vm_key(resource_id))
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """How the queue retries a VM: after transient failures, and while throttled."""
+
+    attempts: int = 8
+    backoff: float = 30.0
+    backoff_max: float = 900.0
+    min_poll_delay: float = 0.0
+    max_deferrals: int = 500
+    stale_after: timedelta = timedelta(hours=2)  # a VM this quiet is re-enqueued by the timer's sweep
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after:
+            return min(self.backoff_max, max(retry_after, self.min_poll_delay))
+        base = self.backoff * (2 ** max(0, attempt - 1))
+        return min(self.backoff_max, base * random.uniform(0.75, 1.25))
+
+
+@dataclass(frozen=True)
+class CyclePolicy:
+    """What the operator configured, for the cycle's services (see :meth:`from_settings`)."""
+
+    calendar: CalendarPolicy = field(default_factory=CalendarPolicy)
+    scope: FleetScope = field(default_factory=lambda: FleetScope(()))
+    reassess_every: timedelta = timedelta(days=3)
+    remediate: bool = False
+    budget: RemediationBudget = field(default_factory=lambda: RemediationBudget(10, 5))
+    max_duration: str = "PT3H"
+    gate_share: float = 0.5
+    gate_runs: bool = False
+    queue: QueuePolicy = field(default_factory=QueuePolicy)
+    lease: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def from_settings(cls, cfg: Any, **overrides: Any) -> CyclePolicy:
+        from shared.domain.cycle_state import parse_iso_duration
+
+        parse_iso_duration(cfg["REMEDIATION_MAX_DURATION"])  # fail early, naming the setting's value
+        policy = cls(
+            calendar=cfg.calendar,
+            scope=FleetScope(
+                tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])), tuple(cfg["TARGET_RESOURCE_GROUPS"]), cfg["TARGET_TAG"]
+            ),
+            reassess_every=timedelta(days=cfg["REASSESS_EVERY_DAYS"]),
+            remediate=cfg["REMEDIATE_AFTER_DEADLINE"],
+            budget=RemediationBudget(cfg["REMEDIATION_MAX_CONCURRENCY"], cfg["REMEDIATION_MAX_ERRORS"]),
+            max_duration=cfg["REMEDIATION_MAX_DURATION"],
+            gate_share=cfg["CANCEL_UNHEALTHY_SHARE"],
+            gate_runs=cfg["CANCEL_UNHEALTHY_RUNS"],
+        )
+        return replace(policy, **overrides)
+
+    def cycle(self, cycle_id: str) -> Cycle:
+        return cycle_for_month(YearMonth.parse(cycle_id), self.calendar)
+
+
+@dataclass
+class Deps:
+    """The ports a cycle use case works through."""
+
+    store: StatePort
+    arm: ArmPort
+    queue: QueuePort
+    policy: CyclePolicy
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+class MessageError(ValueError):
+    """A queue message that cannot be used; the message names the field and the problem."""
+
+
+@dataclass(frozen=True)
+class Message:
+    op: str  # assess | install
+    scope: str  # the partition: a cycle id, or run-…
+    cycle_id: str  # the cycle whose findings the result settles
+    round: int
+    vm: str  # resource id
+    token: str = ""  # the poller's continuation token; empty: start
+    attempt: int = 0
+    deferrals: int = 0
+    run_id: str = ""  # correlation id of the run being verified
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": 1, **asdict(self)}
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> Message:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MessageError(f"body: not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise MessageError(f"body: expected an object, got {type(data).__name__}")
+        for name, kind in (("op", str), ("scope", str), ("cycle_id", str), ("round", int), ("vm", str)):
+            if name not in data:
+                raise MessageError(f"{name}: missing")
+            if not isinstance(data[name], kind) or isinstance(data[name], bool):
+                raise MessageError(f"{name}: expected {kind.__name__}, got {data[name]!r}")
+        if data["op"] not in (ASSESS, INSTALL):
+            raise MessageError(f"op: expected 'assess' or 'install', got {data['op']!r}")
+        try:
+            YearMonth.parse(data["cycle_id"])
+            ResourceId.parse(data["vm"])
+        except ValueError as exc:
+            field_name = "cycle_id" if "month" in str(exc) or "YYYY" in str(exc) else "vm"
+            raise MessageError(f"{field_name}: {exc}") from None
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _fields(op: str) -> dict[str, str]:
+    """Row properties of each operation's state machine."""
+    p = "" if op == ASSESS else "I"
+    return {
+        name: p + name
+        for name in ("State", "Reason", "Attempts", "Expect", "Token", "StartedUtc", "FinishedUtc", "Result")
+    }
+
+
+# -- fan-out ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanOut:
+    scope: str
+    round: int
+    roster: int
+    queued: int
+    not_assessable: int
+    enqueued: int
+
+
+def _send_all(queue: QueuePort, bodies: list[dict[str, Any]], workers: int = 8) -> list[str]:
+    if len(bodies) <= 4:
+        return [queue.send(b) for b in bodies]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(queue.send, bodies))
+
+
+def fan_out(
+    deps: Deps, scope: str, cycle_id: str, round_: int, vms: Iterable[Vm], *, now: datetime, run_id: str = ""
+) -> FanOut:
+    """Write the scope's roster for ``round_`` and enqueue one start message per assessable VM.
+
+    Idempotent: VMs already in the round keep their state; those still ``queued`` are
+    enqueued again (a crashed fan-out is finished by the next one; duplicates are dropped
+    by the worker's claim).
+    """
+    existing = {r["RowKey"]: r for r in deps.store.vm_rows(scope)}
+    entities: list[dict[str, Any]] = []
+    to_send: list[Vm] = []
+    not_assessable: list[Vm] = []
+    roster = 0
+    for vm in vms:
+        roster += 1
+        rk = row_key(vm.id)
+        row = existing.get(rk)
+        if row is not None and int(row.get("Round", -1)) >= round_:
+            if row.get("State") == VmState.QUEUED.value and int(row.get("Round", -1)) == round_:
+                to_send.append(vm)
+            continue
+        state = VmState.QUEUED if vm.assessable else VmState.NOT_ASSESSABLE
+        entities.append(
+            {
+                "PartitionKey": scope,
+                "RowKey": rk,
+                "ResourceId": vm.id,
+                "Name": vm.name,
+                "Vm": json.dumps(vm.to_json(), sort_keys=True),
+                "CycleId": cycle_id,
+                "RunId": run_id,
+                "Round": round_,
+                "State": state.value,
+                "Reason": "" if vm.assessable else f"not assessable: {vm.power_state}",
+                "PowerState": vm.power_state,
+                "Attempts": 0,
+                "Deferrals": 0,
+                "Expect": "",
+                "Token": "",
+                "QueuedUtc": utc_text(now),
+                "UpdatedUtc": utc_text(now),
+                "FinishedUtc": "" if vm.assessable else utc_text(now),
+            }
+        )
+        (to_send if vm.assessable else not_assessable).append(vm)
+    deps.store.batch_upsert(VMS, entities)
+    bodies = [Message(ASSESS, scope, cycle_id, round_, vm.id, run_id=run_id).to_json() for vm in to_send]
+    _send_all(deps.queue, bodies)
+    if not_assessable:
+        cycle = deps.policy.cycle(cycle_id)
+        _settle_findings(
+            deps,
+            cycle,
+            [(vm, [not_assessable_finding(vm, vm.power_state, cycle, now, run_id=run_id)]) for vm in not_assessable],
+            now,
+        )
+    return FanOut(scope, round_, roster, len(to_send), len(not_assessable), len(bodies))
+
+
+# -- findings --------------------------------------------------------------------------------------
+
+
+def _settle_findings(deps: Deps, cycle: Cycle, results: list[tuple[Vm, list[Finding]]], now: datetime) -> int:
+    """Record what changed against what was recorded for each VM (the kinds an assessment settles)."""
+    changes: list[Finding] = []
+    for vm, current in results:
+        previous = [
+            f
+            for f in deps.store.findings_for(cycle.id, vm.id, ASSESSMENT_KINDS)
+            if f.details.get("operation") != "installation"  # an install failure is settled by installs
+        ]
+        changes.extend(reconcile(previous, current, now))
+    return deps.store.put_findings(changes)
+
+
+# -- the worker -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What one message did (for logs and tests)."""
+
+    outcome: str  # started, polled, completed, deferred, retried, failed, not-assessable, dropped, rejected
+    detail: str = ""
+    next_message: str = ""
+
+
+def handle_message(deps: Deps, raw: bytes | str, *, message_id: str, now: datetime, dequeue_count: int = 1) -> Handled:
+    """Work one queue message (see the module docstring). Raises only for transient store faults."""
+    try:
+        msg = Message.parse(raw)
+    except MessageError as exc:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        deps.store.reject(f"{QUEUE_NAME}:{message_id}", str(exc), text, now)
+        return Handled("rejected", str(exc))
+    row = deps.store.vm_row(msg.scope, vm_key(msg.vm))
+    if row is None:
+        reason = f"vm: {msg.vm} is not in the roster of {msg.scope}"
+        deps.store.reject(f"{QUEUE_NAME}:{message_id}", reason, json.dumps(msg.to_json()), now)
+        return Handled("rejected", reason)
+    if msg.op == ASSESS and int(row.get("Round", -1)) != msg.round:
+        return Handled("dropped", f"round {msg.round} superseded by round {row.get('Round')}")
+    f = _fields(msg.op)
+    state = row.get(f["State"]) or ""
+    expect = row.get(f["Expect"]) or ""
+    try:
+        if not msg.token:
+            if state == VmState.QUEUED.value:
+                row = deps.store.update(
+                    VMS, row, {f["State"]: VmState.STARTING.value, f["Expect"]: message_id, "UpdatedUtc": utc_text(now)}
+                )
+            elif state == VmState.STARTING.value and expect == message_id:
+                pass  # our own earlier delivery died mid-way: start again
+            else:
+                return Handled("dropped", f"duplicate start (state {state or 'none'})")
+            return _start(deps, msg, row, now)
+        if state != VmState.RUNNING.value or expect != message_id:
+            return Handled("dropped", f"not the expected message (state {state or 'none'})")
+        return _poll(deps, msg, row, now)
+    except ConflictError as exc:
+        return Handled("dropped", f"lost a race: {exc}")
+
+
+def _vm_of(row: Row) -> Vm:
+    data = row.json("Vm")
+    if data:
+        return Vm.from_json(data)
+    rid = ResourceId.parse(row["ResourceId"])
+    return Vm(row["ResourceId"], rid.name, rid.subscription_id, rid.resource_group)
+
+
+def _plan(deps: Deps, msg: Message, vm: Vm) -> InstallPlan:
+    return install_plan(deps.policy.cycle(msg.cycle_id), deps.policy.max_duration, hotpatch_vm=vm.hotpatch)
+
+
+def _start(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
+    vm = _vm_of(row)
+    try:
+        if msg.op == ASSESS:
+            step = deps.arm.start_assessment(vm.id)
+        else:
+            step = deps.arm.start_install(vm.id, _plan(deps, msg, vm), vm.os_type)
+    except ArmError as exc:
+        return _failure(deps, msg, row, exc, now, starting=True)
+    f = _fields(msg.op)
+    started = {f["StartedUtc"]: utc_text(now), f["Token"]: step.token}
+    if step.done:
+        return _complete(deps, msg, row, step, now, extra=started)
+    return _continue(deps, msg, row, step.token, step.retry_after, now=now, extra=started, outcome="started")
+
+
+def _continue(
+    deps: Deps,
+    msg: Message,
+    row: Row,
+    token: str,
+    retry_after: float,
+    *,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    outcome: str = "polled",
+) -> Handled:
+    """Hand the VM to its next poll message (enqueued first, then the row names it)."""
+    f = _fields(msg.op)
+    nxt = replace(msg, token=token, attempt=0)
+    delay = max(retry_after, deps.policy.queue.min_poll_delay)
+    new_id = deps.queue.send(nxt.to_json(), delay)
+    deps.store.update(
+        VMS,
+        row,
+        {
+            **(extra or {}),
+            f["State"]: VmState.RUNNING.value,
+            f["Token"]: token,
+            f["Expect"]: new_id,
+            "UpdatedUtc": utc_text(now),
+        },
+    )
+    return Handled(outcome, f"next look in {delay:.1f} s", new_id)
+
+
+def _poll(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
+    try:
+        if msg.op == ASSESS:
+            step = deps.arm.resume_assessment(msg.vm, msg.token)
+        else:
+            step = deps.arm.resume_install(msg.vm, msg.token)
+    except ArmError as exc:
+        return _failure(deps, msg, row, exc, now, starting=False)
+    if not step.done:
+        return _continue(deps, msg, row, msg.token, step.retry_after, now=now)
+    return _complete(deps, msg, row, step, now)
+
+
+def _failure(deps: Deps, msg: Message, row: Row, exc: ArmError, now: datetime, *, starting: bool) -> Handled:
+    f = _fields(msg.op)
+    q = deps.policy.queue
+    if isinstance(exc, ThrottledError):
+        if msg.deferrals >= q.max_deferrals:
+            return _fail(deps, msg, row, f"throttled {msg.deferrals} times: {exc.reason}", now)
+        nxt = replace(msg, deferrals=msg.deferrals + 1)
+        new_id = deps.queue.send(nxt.to_json(), q.delay(0, exc.delay))
+        changes: dict[str, Any] = {"Deferrals": int(row.get("Deferrals", 0) or 0) + 1, "UpdatedUtc": utc_text(now)}
+        changes.update({f["State"]: VmState.QUEUED.value, f["Expect"]: ""} if starting else {f["Expect"]: new_id})
+        deps.store.update(VMS, row, changes)
+        return Handled("deferred", exc.reason, new_id)
+    if isinstance(exc, NotAssessableError) and msg.op == ASSESS:
+        return _not_assessable(deps, msg, row, exc.power_state, now)
+    if isinstance(exc, PermanentError | NotAssessableError):
+        return _fail(deps, msg, row, exc.reason, now)
+    if isinstance(exc, TransientError):
+        attempt = msg.attempt + 1
+        if attempt >= q.attempts:
+            return _fail(deps, msg, row, f"gave up after {attempt} attempts: {exc.reason}", now)
+        nxt = replace(msg, attempt=attempt)
+        new_id = deps.queue.send(nxt.to_json(), q.delay(attempt, exc.retry_after))
+        changes = {f["Attempts"]: attempt, f["Reason"]: exc.reason, "UpdatedUtc": utc_text(now)}
+        changes.update({f["State"]: VmState.QUEUED.value, f["Expect"]: ""} if starting else {f["Expect"]: new_id})
+        deps.store.update(VMS, row, changes)
+        return Handled("retried", exc.reason, new_id)
+    return _fail(deps, msg, row, exc.reason, now)
+
+
+def _finish(deps: Deps, msg: Message, row: Row, changes: dict[str, Any], now: datetime) -> Row:
+    f = _fields(msg.op)
+    return deps.store.update(
+        VMS, row, {**changes, f["Expect"]: "", f["FinishedUtc"]: utc_text(now), "UpdatedUtc": utc_text(now)}
+    )
+
+
+def _fail(deps: Deps, msg: Message, row: Row, reason: str, now: datetime) -> Handled:
+    f = _fields(msg.op)
+    _finish(deps, msg, row, {f["State"]: VmState.FAILED.value, f["Reason"]: reason[:30000]}, now)
+    vm = _vm_of(row)
+    cycle = deps.policy.cycle(msg.cycle_id)
+    operation = "assessment" if msg.op == ASSESS else "installation"
+    finding = failure_finding(vm, operation, reason, cycle, now, run_id=msg.run_id)
+    if msg.op == ASSESS:
+        _settle_findings(deps, cycle, [(vm, [finding])], now)
+    else:
+        deps.store.put_findings([finding])
+        _installation_done(deps, msg, ok=False, now=now)
+    return Handled("failed", reason)
+
+
+def _not_assessable(deps: Deps, msg: Message, row: Row, power_state: str, now: datetime) -> Handled:
+    reason = f"not assessable: {power_state}"
+    _finish(deps, msg, row, {"State": VmState.NOT_ASSESSABLE.value, "Reason": reason, "PowerState": power_state}, now)
+    vm = _vm_of(row)
+    cycle = deps.policy.cycle(msg.cycle_id)
+    _settle_findings(deps, cycle, [(vm, [not_assessable_finding(vm, power_state, cycle, now, run_id=msg.run_id)])], now)
+    return Handled("not-assessable", reason)
+
+
+def _complete(
+    deps: Deps, msg: Message, row: Row, step: LroStep, now: datetime, *, extra: dict[str, Any] | None = None
+) -> Handled:
+    f = _fields(msg.op)
+    vm = _vm_of(row)
+    cycle = deps.policy.cycle(msg.cycle_id)
+    if msg.op == ASSESS:
+        try:
+            result = parse_assessment(step.body)
+        except ValueError as exc:
+            return _fail(deps, msg, row, f"unusable result: {exc}", now)
+        changes = {
+            **(extra or {}),
+            f["State"]: result.state.value,
+            f["Reason"]: result.error,
+            f["Result"]: json.dumps(result.summary(), sort_keys=True),
+            "PowerState": "running",
+        }
+        _finish(deps, msg, row, changes, now)
+        current = assessment_findings(vm, result, cycle, now, run_id=msg.run_id)
+        _settle_findings(deps, cycle, [(vm, current)], now)
+        if deps.policy.remediate and result.critical_and_security > 0 and now >= cycle.install_deadline_utc:
+            from shared.services.remediation import top_up
+
+            top_up(deps, cycle, now)
+        return Handled("completed", f"{result.status}: {result.critical_and_security} critical/security pending")
+    try:
+        install = parse_install(step.body)
+    except ValueError as exc:
+        return _fail(deps, msg, row, f"unusable result: {exc}", now)
+    state = VmState.SUCCEEDED if install.ok else VmState.FAILED
+    changes = {
+        **(extra or {}),
+        f["State"]: state.value,
+        f["Reason"]: install.error,
+        f["Result"]: json.dumps(install.summary(), sort_keys=True),
+    }
+    _finish(deps, msg, row, changes, now)
+    deps.store.put_findings(install_findings(vm, install, cycle, now))
+    _installation_done(deps, msg, ok=install.ok, now=now)
+    return Handled("completed", f"installation {install.status}: {install.installed} installed")
+
+
+def _installation_done(deps: Deps, msg: Message, *, ok: bool, now: datetime) -> None:
+    from shared.services.remediation import finished, top_up
+
+    cycle = deps.policy.cycle(msg.cycle_id)
+    finished(deps, cycle, ok=ok)
+    top_up(deps, cycle, now)
+
+
+# -- poison messages ----------------------------------------------------------------------------------
+
+
+def handle_poison(deps: Deps, raw: bytes | str, *, message_id: str, now: datetime) -> Handled:
+    """A message the host gave up on (maxDequeueCount failures): the VM is failed, with the reason."""
+    try:
+        msg = Message.parse(raw)
+    except MessageError as exc:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        deps.store.reject(f"{POISON_QUEUE_NAME}:{message_id}", str(exc), text, now)
+        return Handled("rejected", str(exc))
+    row = deps.store.vm_row(msg.scope, vm_key(msg.vm))
+    if row is None or (msg.op == ASSESS and int(row.get("Round", -1)) != msg.round):
+        deps.store.reject(
+            f"{POISON_QUEUE_NAME}:{message_id}", "poison message for a VM or round no longer current", str(raw), now
+        )
+        return Handled("dropped", "not current")
+    f = _fields(msg.op)
+    state = row.get(f["State"]) or ""
+    if state in {s.value for s in VmState if s.terminal}:
+        return Handled("dropped", f"already {state}")
+    reason = (
+        f"poison: the {msg.op} {'poll' if msg.token else 'start'} message failed on every delivery "
+        f"and was moved to {POISON_QUEUE_NAME}"
+    )
+    last = row.get(f["Reason"]) or ""
+    try:
+        return _fail(deps, msg, row, f"{reason}; last error: {last}" if last else reason, now)
+    except ConflictError:
+        return Handled("dropped", "changed meanwhile")
+
+
+# -- sweeping quiet VMs -----------------------------------------------------------------------------
+
+
+def sweep(deps: Deps, scope: str, round_: int, now: datetime) -> int:
+    """Re-enqueue VMs of the round that went quiet (a lost message); returns how many."""
+    stale_before = utc_text(now - deps.policy.queue.stale_after)
+    revived = 0
+    for found in deps.store.vm_rows(scope):
+        row = found
+        for op in (ASSESS, INSTALL):
+            if op == ASSESS and int(row.get("Round", -1)) != round_:
+                continue
+            f = _fields(op)
+            state = row.get(f["State"]) or ""
+            if state not in (VmState.QUEUED.value, VmState.STARTING.value, VmState.RUNNING.value):
+                continue
+            if (row.get("UpdatedUtc") or "") >= stale_before:
+                continue
+            token = (row.get(f["Token"]) or "") if state == VmState.RUNNING.value else ""
+            msg = Message(
+                op,
+                scope,
+                row.get("CycleId") or scope,
+                int(row.get("Round", round_)),
+                row["ResourceId"],
+                token=token,
+                run_id=row.get("RunId") or "",
+            )
+            new_id = deps.queue.send(msg.to_json())
+            changes = {f["Expect"]: new_id, "UpdatedUtc": utc_text(now)}
+            if state == VmState.STARTING.value:
+                changes[f["State"]] = VmState.QUEUED.value
+            try:
+                row = deps.store.update(VMS, row, changes)
+                revived += 1
+            except ConflictError:
+                continue
+    return revived

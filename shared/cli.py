@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from shared.config import ConfigError
 
-COMMANDS = ("plan", "windows", "replay", "demo")
+COMMANDS = ("plan", "windows", "replay", "demo", "cycle")
 
 
 def build_parser() -> argparse.ArgumentParser:

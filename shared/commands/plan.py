@@ -25,6 +25,12 @@ def register(sub: Any) -> None:
         "--unplanned-baseline", help="comma-separated YYYY-MM unplanned baselines (UNPLANNED_BASELINE_MONTHS)"
     )
     p.add_argument("--offset-days", help="days after Patch Tuesday to schedule, -30..30 (PATCH_OFFSET_DAYS)")
+    p.add_argument(
+        "--fleet",
+        action="store_true",
+        help="also list the VMs the cycle would assess (TARGET_* settings, Azure credentials) and what it "
+        "expects of each; read-only",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -39,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    cycle = cycle_for_month(args.month, load_settings(**overrides).calendar)
+    cfg = load_settings(**overrides)
+    cycle = cycle_for_month(args.month, cfg.calendar)
+    if getattr(args, "fleet", False):
+        from shared.commands._fleet import show_fleet
+
+        return show_fleet(cycle, cfg, as_json=args.json)
     data = cycle.to_json()
     if args.json:
         print_json(data)

@@ -55,14 +55,15 @@ def demo_store(cfg: Settings) -> Iterator[Any]:
 
     prefix = f"{cfg['OUTCOMES_TABLE_PREFIX']}demo"
     target = outcomes_target(cfg)
-    probe = TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS))
     try:
-        probe.ensure_tables()
+        TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS)).ensure_tables()
+        answers = True
+    except StoreUnavailableError:
+        answers = False
+    if answers:
         print(f"Using the configured storage at {target.describe()} (tables {prefix}*)")
         yield TableOutcomeStore(target, prefix)
         return
-    except StoreUnavailableError:
-        pass
     from shared.adapters.azurite import running_azurite
 
     print(f"No storage answers at {target.describe()}: starting Azurite in memory on free ports ...")

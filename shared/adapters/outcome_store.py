@@ -263,18 +263,10 @@ class TableOutcomeStore:
             self.ensure_tables()  # first write into a new account: create, then insert again
         raise AssertionError("unreachable")
 
-    def _query(self, kind: str, query: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        with self._transient(f"read {self.table_name(kind)}"):
-            try:
-                return [dict(e) for e in self._table(kind).query_entities(query, parameters=parameters or {})]
-            except ResourceNotFoundError:
-                return []
-
-    def _scan(
+    def _query(
         self, kind: str, query: str | None = None, parameters: dict[str, Any] | None = None
     ) -> list[dict[str, Any]]:
+        """Rows matching ``query`` (every row when None); a table not created yet has none."""
         from azure.core.exceptions import ResourceNotFoundError
 
         with self._transient(f"read {self.table_name(kind)}"):
@@ -390,9 +382,9 @@ class TableOutcomeStore:
         """Every resource with a health signal (occurred at or after ``since``): a table
         scan, meant for reports and the demo rather than per-event paths."""
         if since is None:
-            rows = self._scan(HEALTH)
+            rows = self._query(HEALTH)
         else:
-            rows = self._scan(HEALTH, "OccurredTime ge @since", {"since": since.astimezone(UTC)})
+            rows = self._query(HEALTH, "OccurredTime ge @since", {"since": since.astimezone(UTC)})
         by_resource: dict[str, list[HealthEvent | ResourceHealthAlert]] = {}
         for row in rows:
             event = event_from_record(row)
@@ -423,7 +415,7 @@ class TableOutcomeStore:
         only those naming ``service``, ``region`` (as in ``impactedServices``) or a
         subscription. Notices are few (tens a month): this scans the table and filters
         the folded notices, so a rescheduled notice is judged by its current window."""
-        notices = fold_notices(SqlMaintenanceNotice.from_record(r) for r in self._scan(NOTICES))
+        notices = fold_notices(SqlMaintenanceNotice.from_record(r) for r in self._query(NOTICES))
 
         def wanted(n: NoticeOutcome) -> bool:
             return (
@@ -468,7 +460,7 @@ class TableOutcomeStore:
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every table, without service metadata (tests, diagnostics)."""
-        return {kind: sorted(self._scan(kind), key=lambda r: (r["PartitionKey"], r["RowKey"])) for kind in TABLES}
+        return {kind: sorted(self._query(kind), key=lambda r: (r["PartitionKey"], r["RowKey"])) for kind in TABLES}
 
     def drop_tables(self) -> None:
         """Delete this store's tables (tests and the demo's own prefix only)."""

@@ -332,14 +332,14 @@ class MaintenanceEvent:
         return cls(
             event_type=r["EventType"],
             event_id=r["EventId"],
-            event_time=_utc(r["EventTime"]),
+            event_time=as_utc(r["EventTime"]),
             schema=Schema(r["Schema"]),
             phase=MaintenancePhase(r["Phase"]),
             correlation_id=r["CorrelationId"],
             configuration_id=r["ConfigurationId"],
-            start=_utc(r["StartTime"]),
-            end=_utc(r["EndTime"]),
-            cancellation_cutoff=_utc(r.get("CancellationCutoff")),
+            start=as_utc(r["StartTime"]),
+            end=as_utc(r["EndTime"]),
+            cancellation_cutoff=as_utc(r.get("CancellationCutoff")),
             subscriptions=tuple(s for s in (r.get("Subscriptions") or "").split(",") if s),
             status_raw=r.get("StatusRaw"),
             status=MaintenanceResult(r["Status"]) if r.get("Status") else None,
@@ -396,11 +396,11 @@ class HealthEvent:
         return cls(
             event_type=r["EventType"],
             event_id=r["EventId"],
-            event_time=_utc(r["EventTime"]),
+            event_time=as_utc(r["EventTime"]),
             schema=Schema(r["Schema"]),
             resource_id=r["ResourceId"],
             resource_type=r["ResourceType"],
-            occurred=_utc(r["OccurredTime"]),
+            occurred=as_utc(r["OccurredTime"]),
             availability=Availability(r["Availability"]) if r.get("Availability") else None,
             previous_availability=Availability(r["PreviousAvailability"]) if r.get("PreviousAvailability") else None,
             annotation_name=r.get("AnnotationName"),
@@ -461,10 +461,10 @@ class ResourceHealthAlert:
         return cls(
             event_type=r["EventType"],
             event_id=r["EventId"],
-            event_time=_utc(r["EventTime"]),
+            event_time=as_utc(r["EventTime"]),
             schema=Schema(r["Schema"]),
             resource_id=r["ResourceId"],
-            occurred=_utc(r["OccurredTime"]),
+            occurred=as_utc(r["OccurredTime"]),
             availability=Availability(r["Availability"]),
             previous_availability=Availability(r["PreviousAvailability"]) if r.get("PreviousAvailability") else None,
             alert_id=r["AlertId"],
@@ -545,13 +545,13 @@ class SqlMaintenanceNotice:
         return cls(
             event_type=r["EventType"],
             event_id=r["EventId"],
-            event_time=_utc(r["EventTime"]),
+            event_time=as_utc(r["EventTime"]),
             schema=Schema(r["Schema"]),
             tracking_id=r["TrackingId"],
             stage=NoticeStage(r["Stage"]),
             stage_raw=r["StageRaw"],
-            impact_start=_utc(r["ImpactStart"]),
-            impact_mitigation=_utc(r.get("ImpactMitigation")),
+            impact_start=as_utc(r["ImpactStart"]),
+            impact_mitigation=as_utc(r.get("ImpactMitigation")),
             impacted_services=tuple(
                 ImpactedService(s["name"], tuple(s["regions"])) for s in json.loads(r["ImpactedServices"])
             ),
@@ -606,9 +606,6 @@ def as_utc(value: Any) -> Any:
     return datetime(
         value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
     )
-
-
-_utc = as_utc
 
 
 def run_start_of(correlation_id: str) -> datetime:

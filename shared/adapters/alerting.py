@@ -1,8 +1,8 @@
 """Alerting wired to the configured outside world: the outcome and alert tables, the cached
 schedules and ARM to refresh them, Log Analytics, the patch cycle's store and the Event
 Grid topic. ``live=False`` (``replay`` without ``--live``) calls no Azure API: schedules
-come from the cache only, heartbeats are not queried, and publishing is a dry run that
-keeps what would have been sent."""
+come from the cache only, heartbeats are not queried, and nothing is published (alerts
+stay pending for the functions to publish; :func:`would_publish` lists them)."""
 
 from __future__ import annotations
 
@@ -40,18 +40,16 @@ def alerting_from_settings(cfg: Settings, *, live: bool = True, publisher: Any =
     from shared.adapters.alert_store import AlertStore
     from shared.adapters.health import HeartbeatSource
     from shared.adapters.outcome_store import FUNCTION_CLIENT_OPTIONS, outcome_store, outcomes_target
-    from shared.adapters.publisher import DryRunPublisher, EventGridAlertPublisher
+    from shared.adapters.publisher import EventGridAlertPublisher
     from shared.adapters.schedules import ScheduleCache
 
     target = outcomes_target(cfg)
     prefix = cfg["OUTCOMES_TABLE_PREFIX"]
-    if publisher is None:
-        if live and cfg["ALERTS_TOPIC_ENDPOINT"]:
+    if publisher is None and live:
+        if cfg["ALERTS_TOPIC_ENDPOINT"]:
             publisher = EventGridAlertPublisher.from_settings(cfg)
-        elif live:
-            log.warning("ALERTS_TOPIC_ENDPOINT is not set: alerts are recorded and stay pending until it is")
         else:
-            publisher = DryRunPublisher()
+            log.warning("ALERTS_TOPIC_ENDPOINT is not set: alerts are recorded and stay pending until it is")
     schedule_source = None
     heartbeats = None
     if live:
@@ -105,3 +103,27 @@ def after_event(event: Any) -> WatchdogReport | None:
     except Exception:
         log.exception("alerting after %s failed; the watchdog will catch up", type(event).__name__)
         return None
+
+
+def would_publish(deps: Alerting) -> list[dict[str, Any]]:
+    """The CloudEvents the pending transitions would be published as (nothing is sent)."""
+    from shared.domain.alerts import alert_event
+
+    return [alert_event(s.alert, t) for s in deps.alerts.pending() for t in s.alert.pending]
+
+
+def alerting_for_store(cfg: Settings, store: Any, *, live: bool = False, **overrides: Any) -> Alerting:
+    """Alerting over the tables of an outcome store (its account and prefix): ``replay`` and ``demo``."""
+    from shared.adapters.alert_store import AlertStore
+    from shared.adapters.cycle_facts import CycleFacts
+    from shared.adapters.cycle_store import CycleStore
+    from shared.adapters.schedules import ScheduleCache
+
+    parts: dict[str, Any] = {
+        "outcomes": store,
+        "alerts": AlertStore(store.target, store.prefix),
+        "schedules": ScheduleCache(store.target, store.prefix),
+        "cycles": CycleFacts(CycleStore(store.target, store.prefix)),
+    }
+    parts.update(overrides)
+    return alerting_from_settings(cfg, live=live, **parts)

@@ -839,12 +839,17 @@ def baseline_missed(vms: Iterable[VmCycleFacts], policy: AlertPolicy, now: datet
                 else "a reboot is still pending"
             )
             since = finding[0] if finding is not None else cycle.install_deadline_utc
+            message = (
+                f"{why} (cycle {vm.cycle_id}, {cycle.kind.value})"
+                if finding is not None
+                else f"hotpatch VM {_name(vm.vm_id)} has not taken its baseline (cycle {vm.cycle_id}, "
+                f"{cycle.kind.value}): {why}; it cannot take the following hotpatches"
+            )
             out.append(
                 Verdict(
                     key,
                     True,
-                    f"hotpatch VM {_name(vm.vm_id)} has not taken its baseline (cycle {vm.cycle_id}, "
-                    f"{cycle.kind.value}): {why}; it cannot take the following hotpatches",
+                    message,
                     since,
                     {"cycle": vm.cycle_id, "cycle_kind": cycle.kind.value, "reason": why},
                 )

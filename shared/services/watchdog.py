@@ -385,3 +385,28 @@ def alert_after_event(deps: Alerting, event: Any, policy: AlertPolicy, *, now: d
     changes = record(deps, verdicts, now, report, scan=False)
     publish_pending(deps, now, report, keys=[c.after.key for c in changes])
     return report
+
+
+# -- a period, as if the watchdog had run all along ---------------------------------------
+
+
+def simulate(deps: Alerting, policy: AlertPolicy, *, start: datetime, end: datetime, step: timedelta) -> WatchdogReport:
+    """Evaluate the watchdog at every ``step`` from ``start`` to ``end`` over what is recorded,
+    as if it had run all along (``make demo``). Facts are read once; each rule sees only
+    what had happened by each instant, so alerts open and resolve when they would have."""
+    from dataclasses import replace as _replace
+
+    report = WatchdogReport()
+    wide = _replace(policy, lookback=policy.lookback + (end - start))
+    facts = gather(deps, wide, end, report)
+    known = deps.alerts.open_alerts()
+    instant = start
+    while instant <= end:
+        verdicts = evaluate(facts, policy, instant)
+        changes = deps.alerts.apply(verdicts, instant, known_open=known)
+        if changes:
+            report.record(changes)
+            known = deps.alerts.open_alerts()
+            publish_pending(deps, instant, report)
+        instant += step
+    return report

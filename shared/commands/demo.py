@@ -144,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
         print_results(replay)
         months = sorted({r.event.month for r in replay.results if isinstance(r.event, MaintenanceEvent)})
         show(store, months, args.now)
+        from shared.commands._alerting import demo_alerts  # issue 5: every alert kind, and its CloudEvents
+
+        demo_alerts(cfg, store, args.now)
         if replay.actions:
             print("\n== Follow-up actions (listed, not executed) ==")
             print_table(
@@ -153,4 +156,7 @@ def run(args: argparse.Namespace) -> int:
                     for a in replay.actions
                 ],
             )
+        from shared.commands.report import demo_report
+
+        demo_report(store, cfg, args.now)
     return 0

@@ -188,12 +188,16 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_STORE_UNREACHABLE
     executed = _execute(replay.actions, cfg) if args.live else []
+    from shared.commands._alerting import print_alerts, replay_alerts  # the watchdog at --now (issue 5)
+
+    alerts, unpublished = replay_alerts(cfg, outcome_store(cfg), now, live=args.live)
     if args.json:
         for line in executed:
             print(line, file=sys.stderr)
-        print_json(replay.to_json())
+        print_json({**replay.to_json(), "alerts": alerts})
         return 0
     print_results(replay)
+    print_alerts(alerts, unpublished, heading=f"(watchdog at {now:%Y-%m-%d %H:%M} UTC)")
     if replay.actions:
         print("\nFollow-up actions" + (":" if args.live else " (listed, not executed; --live executes them):"))
         for action in replay.actions:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from shared.domain.alerts import (
     EVENT_SOURCE,
     AlertKey,
@@ -93,3 +96,27 @@ def test_every_kind_has_its_own_opened_and_resolved_types() -> None:
     assert event_type(AlertKind.MAINTENANCE_WINDOW_MISSED, TransitionKind.REOPENED) == (
         "PatchWatch.Alert.MaintenanceWindowMissed.Opened"
     )
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 3)), min_size=1, max_size=30))
+def test_any_sequence_of_verdicts_gives_alternating_numbered_transitions(steps: list[tuple[bool, int]]) -> None:
+    """However often each verdict repeats, an alert's transitions alternate open/resolved, are
+    numbered without gaps, and its state follows the last verdict once it has fired."""
+    alert = None
+    ever_fired = False
+    for i, (firing, repeats) in enumerate(steps):
+        for _ in range(repeats):
+            verdict = fire("down") if firing else clear()
+            alert = apply_verdict(alert, verdict, NOW + timedelta(minutes=i)) or alert
+        ever_fired = ever_fired or firing
+    if not ever_fired:
+        assert alert is None
+        return
+    assert alert is not None
+    kinds = [t.kind for t in alert.transitions]
+    assert [t.sequence for t in alert.transitions] == list(range(1, len(kinds) + 1))
+    assert kinds[0] is TransitionKind.OPENED
+    assert all((k is TransitionKind.RESOLVED) == (n % 2 == 1) for n, k in enumerate(kinds))
+    assert alert.state is (AlertState.OPEN if steps[-1][0] else AlertState.RESOLVED)
+    assert len({alert_event(alert, t)["id"] for t in alert.transitions}) == len(kinds)

@@ -55,6 +55,7 @@ from shared.domain.events import (
     as_utc,
     event_from_record,
     run_start_of,
+    subscription_of,
 )
 from shared.domain.outcomes import (
     HealthChange,
@@ -191,7 +192,7 @@ class TableOutcomeStore:
     :meth:`record_rejection`. Read side, stable for the alerting and cycle work:
     :meth:`get_run`, :meth:`list_runs`, :meth:`runs_between`, :meth:`health_history`,
     :meth:`latest_health`, :meth:`resource_health`, :meth:`list_resource_health`,
-    :meth:`get_notice`, :meth:`list_notices`, :meth:`list_rejections`,
+    :meth:`get_notice`, :meth:`list_notices`, :meth:`notices_for_resource`, :meth:`list_rejections`,
     :meth:`raw_event`. Transient faults raise :class:`StoreUnavailableError`; reads of
     tables that do not exist yet return nothing.
     """
@@ -427,6 +428,22 @@ class TableOutcomeStore:
             )
 
         return [n for n in notices if wanted(n)]
+
+    def notices_for_resource(
+        self,
+        resource_id: str,
+        *,
+        region: str,
+        service: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[NoticeOutcome]:
+        """Notices that may concern a resource: Service Health names subscriptions,
+        services and regions, not resources, so these are the notices for the resource's
+        subscription in its ``region`` (and ``service``, e.g. "SQL Database", if given)."""
+        return self.list_notices(
+            since=since, until=until, service=service, region=region, subscription=subscription_of(resource_id)
+        )
 
     # -- read side: rejections and raw events ----------------------------------------------
 

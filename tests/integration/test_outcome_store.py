@@ -153,6 +153,12 @@ def test_notices_by_tracking_id_and_by_window_service_region_subscription(store:
     assert [n.tracking_id for n in store.list_notices(region="eastus2")] == ["K9PX-3Z8"]
     assert len(store.list_notices(subscription="D9A2F460-5B7E-4C13-A8F9-1E3B6D0C7A52")) == 3
     assert store.list_notices(subscription="b3e87d15-2c6f-49a0-8e1d-7f4a6c2b9d03") == []
+    database = "/subscriptions/d9a2f460-5b7e-4c13-a8f9-1e3b6d0c7a52/resourceGroups/rg-data/providers/Microsoft.Sql/servers/sql-weu-01/databases/orders"
+    assert [
+        n.tracking_id for n in store.notices_for_resource(database, region="westeurope", service="SQL Database")
+    ] == ["R3KT-9W0"]
+    assert store.notices_for_resource(database, region="westeurope", service="SQL Managed Instance") == []
+    assert store.notices_for_resource(database.replace("d9a2f460", "00000000"), region="West Europe") == []
 
 
 def test_a_duplicate_changes_nothing_and_is_reported(store: TableOutcomeStore) -> None:

@@ -50,7 +50,7 @@ bench: setup
 	$(PY) bench/cold_start.py
 	$(PY) bench/event_throughput.py
 
-# Replays samples/events (a month of events) into Azurite and shows what was recorded.
+# Replays samples/events (a month of events) into Azurite, shows what was recorded and writes out/report-2026-10.html.
 demo: setup
 	$(PY) -m shared.cli demo
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from shared.config import ConfigError
 
-COMMANDS = ("plan", "windows", "replay", "demo", "cycle")
+COMMANDS = ("plan", "windows", "replay", "demo", "cycle", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

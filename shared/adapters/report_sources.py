@@ -1,0 +1,168 @@
+"""Read-only views of the patch cycle's, the alerts' and the schedules' tables, for the
+compliance report.
+
+Each reads the tables those parts write (same account and ``OUTCOMES_TABLE_PREFIX``)
+through their own public helpers where they have them, and never writes: a table that
+does not exist yet reads as empty (nothing creates it). Transient faults raise
+:class:`~shared.domain.outcomes.StoreUnavailableError`, like the outcome store's.
+
+azure-data-tables is imported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.domain.outcomes import StoreUnavailableError
+from shared.domain.report import SqlResource, VmResult
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+
+    from shared.adapters.storage import StorageTarget
+    from shared.domain.alerts import Alert
+
+CLIENT_OPTIONS: Mapping[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 30}
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class _Tables:
+    """Read-only access to ``{prefix}{kind}`` tables of one account."""
+
+    def __init__(self, target: StorageTarget, prefix: str, client_options: Mapping[str, Any] | None = None) -> None:
+        self.target = target
+        self.prefix = prefix
+        self.client_options = dict(CLIENT_OPTIONS if client_options is None else client_options)
+        self._clients: dict[str, TableClient] = {}
+
+    def _client(self, kind: str) -> TableClient:
+        if kind not in self._clients:
+            from shared.adapters.storage import table_client
+
+            self._clients[kind] = table_client(self.target, f"{self.prefix}{kind}", **self.client_options)
+        return self._clients[kind]
+
+    @contextlib.contextmanager
+    def _reading(self, kind: str) -> Iterator[None]:
+        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+        try:
+            yield
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StoreUnavailableError(
+                f"storage at {self.target.describe()} failed to read {self.prefix}{kind}: {str(exc).splitlines()[0]}"
+            ) from exc
+        except HttpResponseError as exc:
+            if exc.status_code is None or exc.status_code in (408, 429) or exc.status_code >= 500:
+                raise StoreUnavailableError(
+                    f"storage at {self.target.describe()} failed to read {self.prefix}{kind}: {exc.status_code}"
+                ) from exc
+            raise
+
+    def rows(self, kind: str, query: str = "", parameters: dict[str, Any] | None = None) -> list[Any]:
+        """Entities (with their metadata) matching ``query``; none when the table is absent."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._reading(kind):
+            try:
+                client = self._client(kind)
+                if query:
+                    return list(client.query_entities(query, parameters=parameters or {}))
+                return list(client.list_entities())
+            except ResourceNotFoundError:
+                return []
+
+
+class CycleResults(_Tables):
+    """The patch cycle's per-VM results (``{prefix}cycles`` / ``{prefix}cyclevms``)."""
+
+    def vm_results(self, cycle_id: str) -> list[VmResult]:
+        """Each roster VM's state in the cycle's current round (older rounds: VMs that left the roster)."""
+        cycle_rows = self.rows("cycles", "PartitionKey eq @pk and RowKey eq @rk", {"pk": "cycle", "rk": cycle_id})
+        current = int(cycle_rows[0].get("Round", -1)) if cycle_rows else None
+        out = []
+        for row in self.rows("cyclevms", "PartitionKey eq @pk", {"pk": cycle_id}):
+            if current is not None and int(row.get("Round", -1)) != current:
+                continue
+            out.append(vm_result(row))
+        return sorted(out, key=lambda v: v.resource_id.lower())
+
+    def run_machines(self, correlation_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The machines each run's verification found, by run key (lower-case correlation id)."""
+        from shared.adapters.cycle_store import run_scope
+
+        out: dict[str, list[str]] = {}
+        for cid in correlation_ids:
+            rows = self.rows("cyclevms", "PartitionKey eq @pk", {"pk": run_scope(cid)})
+            ids = sorted({str(r["ResourceId"]) for r in rows if r.get("ResourceId")}, key=str.lower)
+            if ids:
+                out[cid.lower()] = ids
+        return out
+
+
+def vm_result(row: Mapping[str, Any]) -> VmResult:
+    """A ``cyclevms`` row (as :mod:`shared.services.assessment` writes it) as the report reads it."""
+    state = str(row.get("State") or "")
+    try:
+        result = json.loads(row.get("Result") or "{}")
+    except ValueError:
+        result = {}
+    pending = None
+    if state in ("succeeded", "completed-with-warnings") and isinstance(result, dict):
+        pending = int(result.get("critical_and_security") or 0)
+    return VmResult(
+        resource_id=str(row.get("ResourceId") or ""),
+        state=state,
+        critical_security_pending=pending,
+        reason=str(row.get("Reason") or ""),
+        finished=_when(row.get("FinishedUtc")),
+        install_state=str(row.get("IState") or ""),
+        install_reason=str(row.get("IReason") or ""),
+    )
+
+
+class AlertHistory(_Tables):
+    """Every alert of the alert store (``{prefix}alerts``), read with its own entity mapping."""
+
+    def alerts(self) -> list[Alert]:
+        from shared.adapters.alert_store import from_entity
+
+        return [from_entity(e).alert for e in self.rows("alerts")]
+
+
+class Placements(_Tables):
+    """Which VMs a maintenance configuration is assigned to, and the known SQL resources,
+    as the schedule cache (``{prefix}schedules``) holds them."""
+
+    def assignments(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "assignment"}):
+            if row.get("ResourceId") and row.get("ConfigurationId"):
+                out.setdefault(str(row["ConfigurationId"]).lower(), []).append(str(row["ResourceId"]))
+        return out
+
+    def sql_resources(self) -> list[SqlResource]:
+        return [
+            SqlResource(str(row["ResourceId"]), str(row.get("Location") or ""), str(row.get("Kind") or ""))
+            for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"})
+            if row.get("ResourceId")
+        ]
+
+
+def sources_for(target: StorageTarget, prefix: str) -> tuple[CycleResults, AlertHistory, Placements]:
+    return CycleResults(target, prefix), AlertHistory(target, prefix), Placements(target, prefix)

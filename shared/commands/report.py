@@ -1,0 +1,173 @@
+"""``report``: the monthly compliance report of a patch cycle.
+
+Reads the outcome store (maintenance runs, health, SQL notices), the patch cycle's
+results and the alerts from the configured storage (``OUTCOMES_STORAGE``, else
+``AzureWebJobsStorage``; tables prefixed ``OUTCOMES_TABLE_PREFIX``) and prints a summary
+table: VMs assessed, compliant, pending, failed, not assessable; maintenance runs,
+health dips, SQL notices; alerts by kind. ``--html FILE`` also writes a self-contained
+page with a timeline per resource group. All times are UTC.
+
+With ``--json`` the last line of stdout is one object (the report, and ``html``: the
+file written or null). Exit 0 on success; 2 for usage errors; 3 when the storage
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.commands import print_json, print_table
+from shared.commands.replay import EXIT_STORE_UNREACHABLE, instant_arg
+from shared.config import Settings, load_settings
+from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_at, cycle_for_month
+from shared.domain.outcomes import StoreUnavailableError
+from shared.domain.report import ComplianceReport
+from shared.domain.report_html import fmt, groups_text, render_html
+
+
+def month_arg(text: str) -> YearMonth:
+    try:
+        return YearMonth.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report",
+        help="the compliance report of a cycle: a summary table; --html adds a timeline per resource group",
+        description=(__doc__ or "").split("\n\n")[1],
+    )
+    p.add_argument("--cycle", required=True, type=month_arg, metavar="YYYY-MM", help="the cycle (its release month)")
+    p.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
+    p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
+    p.add_argument("--now", type=instant_arg, help="report as of this instant, ISO 8601 (default: the clock)")
+    p.set_defaults(run=run)
+
+
+def build(
+    target: Any,
+    prefix: str,
+    policy: CalendarPolicy,
+    month: YearMonth,
+    now: datetime,
+    *,
+    overrun_grace: timedelta = timedelta(0),
+) -> ComplianceReport:
+    """The report from the tables under ``prefix`` of the storage at ``target``."""
+    from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS, TableOutcomeStore
+    from shared.adapters.report_sources import sources_for
+    from shared.services.report import ReportSources, compliance_report
+
+    cycle = cycle_for_month(month, policy)
+    TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS)).list_runs(month)  # one quick try first
+    cycles, alerts, placements = sources_for(target, prefix)
+    sources = ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
+    return compliance_report(sources, cycle, now, overrun_grace=overrun_grace)
+
+
+def write_html(report: ComplianceReport, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(report), encoding="utf-8")
+    return out
+
+
+def print_summary(report: ComplianceReport) -> None:
+    c, s = report.cycle, report.summary
+    print(f"Patch compliance {c.id} ({c.kind.value}). All times UTC.")
+    print_table(
+        ("", ""),
+        [
+            ("Patch Tuesday release", fmt(c.release_utc)),
+            ("install deadline", fmt(c.install_deadline_utc)),
+            ("next release", fmt(c.ends_utc)),
+            ("as of", fmt(report.now)),
+        ],
+    )
+    print()
+    rows: list[tuple[str, object, str]] = []
+    if s.vms is None:
+        rows.append(("VMs in scope", "-", "the patch cycle's results were not read"))
+    else:
+        rows += [
+            ("VMs in scope", s.vms, ""),
+            ("assessed", s.assessed, "assessment succeeded this cycle"),
+            ("compliant", s.compliant, "no Critical/Security patch pending"),
+            ("pending", s.pending, "Critical/Security patches still to install"),
+            ("failed", s.failed, "assessment or installation failed"),
+            ("not assessable", s.not_assessable, "deallocated or stopped"),
+            ("not yet assessed", s.awaiting, "queued or running"),
+        ]
+    rows += [
+        ("maintenance runs", sum(s.runs.values()), ", ".join(f"{n} {k}" for k, n in s.runs.items())),
+        ("runs that overran", s.runs_overran, "post event after the window's end"),
+        ("health dips", s.dips, f"on {s.resources_with_dips} resource(s)"),
+        ("SQL maintenance notices", s.notices, ""),
+    ]
+    print_table(("what", "count", "meaning"), rows)
+    print()
+    if s.alerts_by_kind is None:
+        print("Alerts: the alert store was not read.")
+    elif not s.alerts_by_kind:
+        print("Alerts: none in this cycle.")
+    else:
+        print_table(
+            ("alert kind", "open", "resolved"), [(k, v["open"], v["resolved"]) for k, v in s.alerts_by_kind.items()]
+        )
+    if report.groups:
+        print("\nResource groups (most in need of attention first):")
+        for line in groups_text(report.groups):
+            print(f"  {line}")
+    for note in report.notes:
+        print(f"note: {note}")
+
+
+def report_from_settings(cfg: Settings, month: YearMonth, now: datetime) -> ComplianceReport:
+    from shared.adapters.outcome_store import outcomes_target
+
+    grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
+    return build(outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"], cfg.calendar, month, now, overrun_grace=grace)
+
+
+OUT = Path(__file__).resolve().parents[2] / "out"
+
+
+def demo_report(store: Any, cfg: Settings, now: datetime) -> Path:
+    """``make demo``'s report: the cycle in force at ``now``, from the demo's own tables,
+    written to ``out/report-YYYY-MM.html``."""
+    month = cycle_at(now, cfg.calendar).month
+    grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
+    report = build(store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace)
+    path = write_html(report, OUT / f"report-{month}.html")
+    print(f"\n== Compliance report {month} ==")
+    print_summary(report)
+    print(f"\nWrote {os.path.relpath(path)}: open {path.as_uri()} in a browser.")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_settings()
+    now = args.now or datetime.now(UTC)
+    try:
+        report = report_from_settings(cfg, args.cycle, now)
+    except StoreUnavailableError as exc:
+        print(
+            f"error: {exc}\nStart Azurite (`npm run azurite`) or point AzureWebJobsStorage / OUTCOMES_STORAGE "
+            "at a reachable storage account.",
+            file=sys.stderr,
+        )
+        return EXIT_STORE_UNREACHABLE
+    written = write_html(report, args.html) if args.html else None
+    if args.json:
+        print_json({**report.to_json(), "html": str(written) if written else None})
+        return 0
+    print_summary(report)
+    if written:
+        print(f"\nWrote {written} (open it in a browser).")
+    return 0

@@ -396,6 +396,9 @@ class ArmAdapter:
                 return power_state_of(status.code)
         return ""
 
+    def start_budget(self, subscription_id: str) -> tuple[float, float]:
+        return self.pacer.budget(subscription_id.lower(), "writes")
+
     # -- maintenance runs ------------------------------------------------------------------------
 
     def cancel_run(self, correlation_id: str) -> dict[str, Any]:

@@ -82,15 +82,15 @@ class _Bucket:
     rate: float
     prior_rate: float
     reserve: float
-    level: float = -1.0
-    updated: float = 0.0
+    level: float = 0.0
+    updated: float | None = None  # None: not used yet (the bucket starts full)
     blocked_until: float = 0.0
     unsent: int = 0  # reserved by callers that are still waiting for their slot
     sent: int = 0  # requests sent so far
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def refill(self, now: float) -> None:
-        if self.level < 0:
+        if self.updated is None:
             self.level, self.updated = self.capacity, now
         self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
         self.updated = now
@@ -200,8 +200,19 @@ class Pacer:
                 return
             if remaining + 1 > b.capacity:  # a bigger bucket than documented
                 b.capacity = float(remaining + 1)
-            if b.level > remaining + 1:
-                b.level = float(remaining)
+            # ARM reports whole tokens (what is left, rounded down): only a clear gap is news
+            if b.level > remaining + 1.5:
+                b.level = remaining + 0.5
+
+    def budget(self, sub: str, kind: str) -> tuple[float, float]:
+        """(requests that may go now, refill per second): what callers can plan with."""
+        b = self._bucket(sub, kind)
+        with b.lock:
+            b.refill(self._clock())
+            free = b.level - b.reserve - b.unsent
+            if self._clock() < b.blocked_until:
+                free = 0.0
+            return max(0.0, free), b.rate
 
     def stats(self) -> PacerStats:
         with self._lock:

@@ -11,11 +11,14 @@ round. One queue message per VM and step:
 - a **poll** message takes one look; not done: it enqueues its successor (again after
   Retry-After); done: the result and its findings are recorded.
 
-The row names the one message it expects next (``Expect``); any other message for the
-VM (a duplicate delivery, an orphan left by a crash) is dropped, so a VM is worked by
-exactly one chain of messages. Successors are enqueued *before* the row is updated: a
-crash in between leaves the message being processed to be redelivered, never a VM
-without a message (and the timer's sweep re-enqueues anything that still went quiet).
+Handing over is *write, then send*: the row is updated (with its ETag) to name the
+nonce of the one message it expects next (``Expect``) and the message that handed over
+(``Prev``), then that message is sent. A message whose nonce is not expected (a
+duplicate delivery, an orphan) is dropped, so a VM is worked by exactly one chain of
+messages; the message named in ``Prev`` — redelivered because its invocation died
+between the write and the send — sends the expected message again. A start message
+claims its VM by its queue message id. Whatever still goes quiet is re-enqueued by the
+timer's sweep.
 
 Failures: throttling defers the message (not an attempt); transient errors come back
 with backoff up to ``QueuePolicy.attempts`` times, then the VM is failed with the last
@@ -28,7 +31,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -165,6 +171,7 @@ class Message:
     attempt: int = 0
     deferrals: int = 0
     run_id: str = ""  # correlation id of the run being verified
+    nonce: str = ""  # a poll message's identity; the row names the one it expects
 
     def to_json(self) -> dict[str, Any]:
         return {"v": 1, **asdict(self)}
@@ -199,7 +206,18 @@ def _fields(op: str) -> dict[str, str]:
     p = "" if op == ASSESS else "I"
     return {
         name: p + name
-        for name in ("State", "Reason", "Attempts", "Expect", "Token", "StartedUtc", "FinishedUtc", "Result")
+        for name in (
+            "State",
+            "Reason",
+            "Attempts",
+            "Expect",
+            "Prev",
+            "Claim",
+            "Token",
+            "StartedUtc",
+            "FinishedUtc",
+            "Result",
+        )
     }
 
 
@@ -216,25 +234,44 @@ class FanOut:
     enqueued: int
 
 
-def _send_all(queue: QueuePort, bodies: list[dict[str, Any]], workers: int = 8) -> list[str]:
-    if len(bodies) <= 4:
-        return [queue.send(b) for b in bodies]
+def _send_all(queue: QueuePort, messages: list[tuple[dict[str, Any], float]], workers: int = 8) -> list[str]:
+    if len(messages) <= 4:
+        return [queue.send(body, delay) for body, delay in messages]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(queue.send, bodies))
+        return list(pool.map(lambda m: queue.send(*m), messages))
+
+
+FAN_OUT_CHUNK = 100  # one Table transaction
 
 
 def fan_out(
-    deps: Deps, scope: str, cycle_id: str, round_: int, vms: Iterable[Vm], *, now: datetime, run_id: str = ""
+    deps: Deps,
+    scope: str,
+    cycle_id: str,
+    round_: int,
+    vms: Iterable[Vm],
+    *,
+    now: datetime,
+    run_id: str = "",
+    clock: Callable[[], float] = time.monotonic,
 ) -> FanOut:
     """Write the scope's roster for ``round_`` and enqueue one start message per assessable VM.
+
+    Start messages are spread over time to match ARM's write budget for each
+    subscription (what the pacer believes is left now, then its refill rate): message
+    *k* becomes visible when the *k*-th write is expected to be available. Workers then
+    find starts as fast as ARM will take them and are free for the polls in between,
+    instead of holding a backlog of starts in the pacer. Rows are written and their
+    messages sent chunk by chunk, so the first assessments start while the rest is
+    still being written.
 
     Idempotent: VMs already in the round keep their state; those still ``queued`` are
     enqueued again (a crashed fan-out is finished by the next one; duplicates are dropped
     by the worker's claim).
     """
+    t0 = clock()
     existing = {r["RowKey"]: r for r in deps.store.vm_rows(scope)}
-    entities: list[dict[str, Any]] = []
-    to_send: list[Vm] = []
+    plan: list[tuple[Vm, dict[str, Any] | None]] = []  # (vm, entity to write or None)
     not_assessable: list[Vm] = []
     roster = 0
     for vm in vms:
@@ -243,35 +280,53 @@ def fan_out(
         row = existing.get(rk)
         if row is not None and int(row.get("Round", -1)) >= round_:
             if row.get("State") == VmState.QUEUED.value and int(row.get("Round", -1)) == round_:
-                to_send.append(vm)
+                plan.append((vm, None))
             continue
         state = VmState.QUEUED if vm.assessable else VmState.NOT_ASSESSABLE
-        entities.append(
-            {
-                "PartitionKey": scope,
-                "RowKey": rk,
-                "ResourceId": vm.id,
-                "Name": vm.name,
-                "Vm": json.dumps(vm.to_json(), sort_keys=True),
-                "CycleId": cycle_id,
-                "RunId": run_id,
-                "Round": round_,
-                "State": state.value,
-                "Reason": "" if vm.assessable else f"not assessable: {vm.power_state}",
-                "PowerState": vm.power_state,
-                "Attempts": 0,
-                "Deferrals": 0,
-                "Expect": "",
-                "Token": "",
-                "QueuedUtc": utc_text(now),
-                "UpdatedUtc": utc_text(now),
-                "FinishedUtc": "" if vm.assessable else utc_text(now),
-            }
-        )
-        (to_send if vm.assessable else not_assessable).append(vm)
-    deps.store.batch_upsert(VMS, entities)
-    bodies = [Message(ASSESS, scope, cycle_id, round_, vm.id, run_id=run_id).to_json() for vm in to_send]
-    _send_all(deps.queue, bodies)
+        entity = {
+            "PartitionKey": scope,
+            "RowKey": rk,
+            "ResourceId": vm.id,
+            "Name": vm.name,
+            "Vm": json.dumps(vm.to_json(), sort_keys=True),
+            "CycleId": cycle_id,
+            "RunId": run_id,
+            "Round": round_,
+            "State": state.value,
+            "Reason": "" if vm.assessable else f"not assessable: {vm.power_state}",
+            "PowerState": vm.power_state,
+            "Attempts": 0,
+            "Deferrals": 0,
+            "Expect": "",
+            "Token": "",
+            "QueuedUtc": utc_text(now),
+            "UpdatedUtc": utc_text(now),
+            "FinishedUtc": "" if vm.assessable else utc_text(now),
+        }
+        plan.append((vm, entity))
+        if not vm.assessable:
+            not_assessable.append(vm)
+    budgets: dict[str, tuple[float, float]] = {}
+    position: Counter[str] = Counter()
+    sent = 0
+    for i in range(0, len(plan), FAN_OUT_CHUNK):
+        chunk = plan[i : i + FAN_OUT_CHUNK]
+        deps.store.batch_upsert(VMS, [e for _, e in chunk if e is not None])
+        messages = []
+        for vm, _ in chunk:
+            if not vm.assessable:
+                continue
+            sub = vm.subscription_id.lower()
+            if sub not in budgets:
+                budgets[sub] = deps.arm.start_budget(sub)
+            available, rate = budgets[sub]
+            k = position[sub]
+            position[sub] += 1
+            due = max(0.0, (k + 1 - available) / rate) if rate > 0 else 0.0
+            body = Message(ASSESS, scope, cycle_id, round_, vm.id, run_id=run_id).to_json()
+            messages.append((body, max(0.0, due - (clock() - t0))))
+        _send_all(deps.queue, messages)
+        sent += len(messages)
     if not_assessable:
         cycle = deps.policy.cycle(cycle_id)
         _settle_findings(
@@ -280,7 +335,7 @@ def fan_out(
             [(vm, [not_assessable_finding(vm, vm.power_state, cycle, now, run_id=run_id)]) for vm in not_assessable],
             now,
         )
-    return FanOut(scope, round_, roster, len(to_send), len(not_assessable), len(bodies))
+    return FanOut(scope, round_, roster, sent, len(not_assessable), sent)
 
 
 # -- findings --------------------------------------------------------------------------------------
@@ -328,23 +383,37 @@ def handle_message(deps: Deps, raw: bytes | str, *, message_id: str, now: dateti
         return Handled("dropped", f"round {msg.round} superseded by round {row.get('Round')}")
     f = _fields(msg.op)
     state = row.get(f["State"]) or ""
-    expect = row.get(f["Expect"]) or ""
     try:
         if not msg.token:
+            me = f"start:{message_id}"
             if state == VmState.QUEUED.value:
                 row = deps.store.update(
-                    VMS, row, {f["State"]: VmState.STARTING.value, f["Expect"]: message_id, "UpdatedUtc": utc_text(now)}
+                    VMS,
+                    row,
+                    {f["State"]: VmState.STARTING.value, f["Claim"]: message_id, "UpdatedUtc": utc_text(now)},
                 )
-            elif state == VmState.STARTING.value and expect == message_id:
+            elif state == VmState.STARTING.value and row.get(f["Claim"]) == message_id:
                 pass  # our own earlier delivery died mid-way: start again
+            elif state == VmState.RUNNING.value and row.get(f["Prev"]) == me:
+                return _resend(deps, msg, row)  # died between handing over and sending
             else:
                 return Handled("dropped", f"duplicate start (state {state or 'none'})")
-            return _start(deps, msg, row, now)
-        if state != VmState.RUNNING.value or expect != message_id:
-            return Handled("dropped", f"not the expected message (state {state or 'none'})")
-        return _poll(deps, msg, row, now)
+            return _start(deps, msg, row, now, me)
+        if state == VmState.RUNNING.value and msg.nonce and msg.nonce == row.get(f["Expect"]):
+            return _poll(deps, msg, row, now)
+        if state == VmState.RUNNING.value and msg.nonce and msg.nonce == row.get(f["Prev"]):
+            return _resend(deps, msg, row)
+        return Handled("dropped", f"not the expected message (state {state or 'none'})")
     except ConflictError as exc:
         return Handled("dropped", f"lost a race: {exc}")
+
+
+def _resend(deps: Deps, msg: Message, row: Row) -> Handled:
+    """Send the message the row expects again (its sender may have died before sending it)."""
+    f = _fields(msg.op)
+    nxt = replace(msg, token=row.get(f["Token"]) or msg.token, nonce=row.get(f["Expect"]) or "")
+    deps.queue.send(nxt.to_json(), 0)
+    return Handled("resent", f"expected message {nxt.nonce} sent again", nxt.nonce)
 
 
 def _vm_of(row: Row) -> Vm:
@@ -359,7 +428,7 @@ def _plan(deps: Deps, msg: Message, vm: Vm) -> InstallPlan:
     return install_plan(deps.policy.cycle(msg.cycle_id), deps.policy.max_duration, hotpatch_vm=vm.hotpatch)
 
 
-def _start(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
+def _start(deps: Deps, msg: Message, row: Row, now: datetime, me: str) -> Handled:
     vm = _vm_of(row)
     try:
         if msg.op == ASSESS:
@@ -367,30 +436,32 @@ def _start(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
         else:
             step = deps.arm.start_install(vm.id, _plan(deps, msg, vm), vm.os_type)
     except ArmError as exc:
-        return _failure(deps, msg, row, exc, now, starting=True)
+        return _failure(deps, msg, row, exc, now, starting=True, me=me)
     f = _fields(msg.op)
     started = {f["StartedUtc"]: utc_text(now), f["Token"]: step.token}
     if step.done:
         return _complete(deps, msg, row, step, now, extra=started)
-    return _continue(deps, msg, row, step.token, step.retry_after, now=now, extra=started, outcome="started")
+    return _handover(deps, msg, row, step.token, step.retry_after, now=now, me=me, extra=started, outcome="started")
 
 
-def _continue(
+def _handover(
     deps: Deps,
     msg: Message,
     row: Row,
     token: str,
-    retry_after: float,
+    delay: float,
     *,
     now: datetime,
+    me: str,
+    nxt: Message | None = None,
     extra: dict[str, Any] | None = None,
     outcome: str = "polled",
 ) -> Handled:
-    """Hand the VM to its next poll message (enqueued first, then the row names it)."""
+    """Hand the VM to its next poll message: the row names it first, then it is sent."""
     f = _fields(msg.op)
-    nxt = replace(msg, token=token, attempt=0)
-    delay = max(retry_after, deps.policy.queue.min_poll_delay)
-    new_id = deps.queue.send(nxt.to_json(), delay)
+    nonce = uuid.uuid4().hex
+    nxt = replace(nxt or replace(msg, attempt=0), token=token, nonce=nonce)
+    delay = max(delay, deps.policy.queue.min_poll_delay)
     deps.store.update(
         VMS,
         row,
@@ -398,11 +469,13 @@ def _continue(
             **(extra or {}),
             f["State"]: VmState.RUNNING.value,
             f["Token"]: token,
-            f["Expect"]: new_id,
+            f["Expect"]: nonce,
+            f["Prev"]: me,
             "UpdatedUtc": utc_text(now),
         },
     )
-    return Handled(outcome, f"next look in {delay:.1f} s", new_id)
+    deps.queue.send(nxt.to_json(), delay)
+    return Handled(outcome, f"next look in {delay:.1f} s", nonce)
 
 
 def _poll(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
@@ -412,45 +485,48 @@ def _poll(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
         else:
             step = deps.arm.resume_install(msg.vm, msg.token)
     except ArmError as exc:
-        return _failure(deps, msg, row, exc, now, starting=False)
+        return _failure(deps, msg, row, exc, now, starting=False, me=msg.nonce)
     if not step.done:
-        return _continue(deps, msg, row, msg.token, step.retry_after, now=now)
+        return _handover(deps, msg, row, msg.token, step.retry_after, now=now, me=msg.nonce)
     return _complete(deps, msg, row, step, now)
 
 
-def _failure(deps: Deps, msg: Message, row: Row, exc: ArmError, now: datetime, *, starting: bool) -> Handled:
+def _failure(deps: Deps, msg: Message, row: Row, exc: ArmError, now: datetime, *, starting: bool, me: str) -> Handled:
     f = _fields(msg.op)
     q = deps.policy.queue
-    if isinstance(exc, ThrottledError):
-        if msg.deferrals >= q.max_deferrals:
-            return _fail(deps, msg, row, f"throttled {msg.deferrals} times: {exc.reason}", now)
-        nxt = replace(msg, deferrals=msg.deferrals + 1)
-        new_id = deps.queue.send(nxt.to_json(), q.delay(0, exc.delay))
-        changes: dict[str, Any] = {"Deferrals": int(row.get("Deferrals", 0) or 0) + 1, "UpdatedUtc": utc_text(now)}
-        changes.update({f["State"]: VmState.QUEUED.value, f["Expect"]: ""} if starting else {f["Expect"]: new_id})
-        deps.store.update(VMS, row, changes)
-        return Handled("deferred", exc.reason, new_id)
     if isinstance(exc, NotAssessableError) and msg.op == ASSESS:
         return _not_assessable(deps, msg, row, exc.power_state, now)
     if isinstance(exc, PermanentError | NotAssessableError):
         return _fail(deps, msg, row, exc.reason, now)
-    if isinstance(exc, TransientError):
+    if isinstance(exc, ThrottledError):
+        if msg.deferrals >= q.max_deferrals:
+            return _fail(deps, msg, row, f"throttled {msg.deferrals} times: {exc.reason}", now)
+        nxt, delay, outcome = replace(msg, deferrals=msg.deferrals + 1), q.delay(0, exc.delay), "deferred"
+        changes: dict[str, Any] = {"Deferrals": int(row.get("Deferrals", 0) or 0) + 1}
+    elif isinstance(exc, TransientError):
         attempt = msg.attempt + 1
         if attempt >= q.attempts:
             return _fail(deps, msg, row, f"gave up after {attempt} attempts: {exc.reason}", now)
-        nxt = replace(msg, attempt=attempt)
-        new_id = deps.queue.send(nxt.to_json(), q.delay(attempt, exc.retry_after))
-        changes = {f["Attempts"]: attempt, f["Reason"]: exc.reason, "UpdatedUtc": utc_text(now)}
-        changes.update({f["State"]: VmState.QUEUED.value, f["Expect"]: ""} if starting else {f["Expect"]: new_id})
-        deps.store.update(VMS, row, changes)
-        return Handled("retried", exc.reason, new_id)
-    return _fail(deps, msg, row, exc.reason, now)
+        nxt, delay, outcome = replace(msg, attempt=attempt), q.delay(attempt, exc.retry_after), "retried"
+        changes = {f["Attempts"]: attempt, f["Reason"]: exc.reason}
+    else:
+        return _fail(deps, msg, row, exc.reason, now)
+    if not starting:  # the same poll again, later
+        return _handover(deps, msg, row, msg.token, delay, now=now, me=me, nxt=nxt, extra=changes, outcome=outcome)
+    # back to queued (written first), then a new start message that will claim it
+    deps.store.update(
+        VMS, row, {**changes, f["State"]: VmState.QUEUED.value, f["Claim"]: "", "UpdatedUtc": utc_text(now)}
+    )
+    deps.queue.send(replace(nxt, token="", nonce="").to_json(), delay)
+    return Handled(outcome, exc.reason)
 
 
 def _finish(deps: Deps, msg: Message, row: Row, changes: dict[str, Any], now: datetime) -> Row:
     f = _fields(msg.op)
     return deps.store.update(
-        VMS, row, {**changes, f["Expect"]: "", f["FinishedUtc"]: utc_text(now), "UpdatedUtc": utc_text(now)}
+        VMS,
+        row,
+        {**changes, f["Expect"]: "", f["Prev"]: "", f["FinishedUtc"]: utc_text(now), "UpdatedUtc": utc_text(now)},
     )
 
 
@@ -499,7 +575,7 @@ def _complete(
         _finish(deps, msg, row, changes, now)
         current = assessment_findings(vm, result, cycle, now, run_id=msg.run_id)
         _settle_findings(deps, cycle, [(vm, current)], now)
-        if deps.policy.remediate and result.critical_and_security > 0 and now >= cycle.install_deadline_utc:
+        if deps.policy.remediate and any(f.kind == "deadline-missed" for f in current):
             from shared.services.remediation import top_up
 
             top_up(deps, cycle, now)
@@ -579,23 +655,24 @@ def sweep(deps: Deps, scope: str, round_: int, now: datetime) -> int:
                 continue
             if (row.get("UpdatedUtc") or "") >= stale_before:
                 continue
-            token = (row.get(f["Token"]) or "") if state == VmState.RUNNING.value else ""
             msg = Message(
                 op,
                 scope,
                 row.get("CycleId") or scope,
                 int(row.get("Round", round_)),
                 row["ResourceId"],
-                token=token,
                 run_id=row.get("RunId") or "",
             )
-            new_id = deps.queue.send(msg.to_json())
-            changes = {f["Expect"]: new_id, "UpdatedUtc": utc_text(now)}
-            if state == VmState.STARTING.value:
-                changes[f["State"]] = VmState.QUEUED.value
             try:
-                row = deps.store.update(VMS, row, changes)
-                revived += 1
+                if state == VmState.RUNNING.value:
+                    _handover(deps, msg, row, row.get(f["Token"]) or "", 0, now=now, me="sweep", outcome="revived")
+                else:
+                    deps.store.update(
+                        VMS, row, {f["State"]: VmState.QUEUED.value, f["Claim"]: "", "UpdatedUtc": utc_text(now)}
+                    )
+                    deps.queue.send(msg.to_json())
             except ConflictError:
                 continue
+            revived += 1
+            break  # one revival per VM per sweep (the row changed)
     return revived

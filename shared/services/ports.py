@@ -92,6 +92,10 @@ class ArmPort(Protocol):
 
     def cancel_run(self, correlation_id: str) -> dict[str, Any]: ...
 
+    def start_budget(self, subscription_id: str) -> tuple[float, float]:
+        """ARM writes (start requests) available now for the subscription, and the refill per second."""
+        ...
+
 
 class QueuePort(Protocol):
     def send(self, body: dict[str, Any], delay_seconds: float = 0) -> str:

@@ -1,6 +1,7 @@
 """Optional remediation after the install deadline (``REMEDIATE_AFTER_DEADLINE``, off by default).
 
-VMs whose post-deadline assessment still shows Critical or Security patches get
+VMs whose post-deadline assessment still misses Critical or Security patches the deadline
+covers (an open ``deadline-missed`` finding) get
 ``installPatches`` for those classifications only (reboot ``Never`` with reboot-requiring
 KBs excluded in hotpatch months for hotpatch VMs, ``IfRequired`` otherwise; at most
 ``REMEDIATION_MAX_DURATION`` each), through the same queue as assessments. Like AWS's
@@ -12,7 +13,6 @@ topping up at the same time cannot exceed the budget.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -28,17 +28,23 @@ _TRIES = 8
 
 
 def _candidates(deps: Deps, cycle: Cycle) -> list[Row]:
-    deadline = cycle.install_deadline_utc.strftime("%Y-%m-%dT%H:%M:%S")
+    """VMs with an open ``deadline-missed`` finding (assessed after the deadline, still missing
+    Critical/Security patches the deadline covers) not remediated yet this cycle."""
+    from shared.domain.fleet import vm_key
+    from shared.domain.hotpatch import FindingKind
+
+    missed = {
+        vm_key(f.resource_id)
+        for f in deps.store.findings(cycle.id, state="open")
+        if f.kind == FindingKind.DEADLINE_MISSED.value
+    }
+    if not missed:
+        return []
     out = []
     for row in deps.store.vm_rows(cycle.id):
-        if row.get("IState"):
-            continue  # remediated (or being remediated) this cycle already
-        if row.get("State") not in (VmState.SUCCEEDED.value, VmState.COMPLETED_WITH_WARNINGS.value):
+        if row.get("IState") or vm_key(str(row.get("ResourceId", ""))) not in missed:
             continue
-        if (row.get("FinishedUtc") or "") < deadline:
-            continue  # assessed before the deadline: not yet evidence of a miss
-        result = json.loads(row.get("Result") or "{}")
-        if int(result.get("critical_and_security") or 0) > 0:
+        if row.get("State") in (VmState.SUCCEEDED.value, VmState.COMPLETED_WITH_WARNINGS.value):
             out.append(row)
     return out
 

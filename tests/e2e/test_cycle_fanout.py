@@ -165,3 +165,42 @@ def test_a_poison_message_fails_its_vm_with_the_reason(
     assert "moved to assessments-poison" in rows["vm00001"]["Reason"]
     assert findings[fleet[1].id].kind == "patch-failed"
     assert rows["vm00000"]["State"] == "succeeded"
+
+
+class DroppingQueue:
+    """The real queue, except that some sends of poll messages fail, as a storage outage (or a
+    host crash) between the row's hand-over and the send would: the first ``fail`` hand-overs
+    from a start (``after_start``) or from a poll (otherwise)."""
+
+    def __init__(self, real: object, fail: int, *, after_start: bool) -> None:
+        self.real, self.fail, self.after_start = real, fail, after_start
+        self.seen: set[str] = set()
+
+    def send(self, body: dict, delay_seconds: float = 0) -> str:
+        from shared.domain.outcomes import StoreUnavailableError
+
+        if body.get("token"):
+            first = body["vm"] not in self.seen
+            self.seen.add(body["vm"])
+            if self.fail > 0 and first == self.after_start:
+                self.fail -= 1
+                raise StoreUnavailableError("queue unavailable (injected)")
+        return self.real.send(body, delay_seconds)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("after_start", [True, False], ids=["after-start", "after-poll"])
+def test_a_worker_dying_between_hand_over_and_send_loses_no_vm(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str, unique_prefix: str, after_start: bool
+) -> None:
+    fleet = make_fleet(5)
+    with (
+        ArmSimulator(fleet, assess_seconds=0.3) as sim,
+        cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env,
+    ):
+        env.deps.queue = DroppingQueue(env.deps.queue, fail=3, after_start=after_start)
+        env.tick()
+        env.drain()
+        state = summary(env.deps, CYCLE)
+    assert len(env.host.errors) == 3  # the invocations failed and the host delivered their messages again
+    assert state["states"] == {"succeeded": 5}
+    assert [sim.accepted_for(v) for v in fleet] == [1] * 5

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import errno
 import itertools
 import json
 import logging
 import math
+import os
 import random
 import re
 import socket
@@ -118,6 +120,7 @@ class SimVm:
     patches: list[SimPatch] = field(default_factory=list)
     reboot_pending: bool = False
     assessment_error: dict[str, Any] | None = None  # makes the assessment end "Failed"
+    install_error: dict[str, Any] | None = None  # makes installations end "Failed", nothing installed
     exists: bool = True
 
     @property
@@ -217,6 +220,56 @@ class Fault:
         return (self.method is None or self.method == method) and self.path_contains.lower() in path.lower()
 
 
+class _KeepAliveLoopback(LoopbackHttps):
+    """:class:`LoopbackHttps` served by cheroot instead of werkzeug's development server.
+
+    Werkzeug's server closes every connection (it cannot drain a request body safely), so
+    every ARM call would pay a TLS handshake on both ends; ARM and the SDK's connection
+    pool keep connections alive, and at fleet scale (the fan-out benchmark) the
+    handshakes alone would dominate. Requests, recording and trust work as in
+    :class:`LoopbackHttps`; requests are still parsed with werkzeug.
+    """
+
+    def start(self) -> LoopbackHttps:
+        from cheroot import wsgi
+        from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+        cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        cert_file = os.path.join(self._dir, "server.pem")
+        key_file = os.path.join(self._dir, "server.key")
+        cert.cert_chain_pems[0].write_to_path(cert_file)
+        cert.private_key_pem.write_to_path(key_file)
+
+        class Gateway(wsgi.Gateway_10):
+            """Exposes the connection's socket (for the connection-reset fault)."""
+
+            def get_environ(self) -> dict[str, Any]:
+                environ: dict[str, Any] = super().get_environ()
+                environ["loopback.socket"] = self.req.conn.socket
+                return environ
+
+        server = wsgi.Server(("127.0.0.1", 0), self._wsgi, numthreads=16, max=-1, request_queue_size=64)
+        server.gateway = Gateway
+        server.expiration_interval = 0.05  # how long stop() waits for the accept loop to notice
+        server.ssl_adapter = BuiltinSSLAdapter(cert_file, key_file)
+        server.prepare()
+        self._cheroot = server
+        self._port = server.bind_addr[1]
+        self._thread = threading.Thread(target=server.serve, name="loopback-arm", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server = getattr(self, "_cheroot", None)
+        if server is not None:
+            server.stop()
+            self._cheroot = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._port}"
+
+
 class ArmSimulator:
     """The loopback ARM. Use as a context manager; ``url`` is the ARM endpoint."""
 
@@ -251,9 +304,11 @@ class ArmSimulator:
         self._lock = threading.RLock()
         self.counts: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()  # (kind:vm id lower) -> operations accepted
+        self.in_flight: Counter[str] = Counter()  # kind -> accepted, result not yet fetched
+        self.max_in_flight: Counter[str] = Counter()
         self.install_requests: list[dict[str, Any]] = []
         self.cancel_requests: list[str] = []
-        self.server = LoopbackHttps(self._handle)
+        self.server = _KeepAliveLoopback(self._handle)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request is noise
         self._ops = itertools.count(1)
         self._fixture_assess = published("arm/compute/VirtualMachine_AssessPatches.json")
@@ -383,12 +438,12 @@ class ArmSimulator:
         with self._lock:
             self.counts[f"fault:{fault.kind}"] += 1
         if fault.kind == "reset":
-            sock = request.environ.get("werkzeug.socket")
+            sock = request.environ.get("loopback.socket")
             if sock is not None:
-                # SO_LINGER 0: close with a TCP reset, as a dropped load balancer connection would.
+                # SO_LINGER 0: the server closes the connection with a TCP reset, as a dropped
+                # load-balancer connection would; the error tells cheroot the peer is gone.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                sock.close()
-            return self._error(500, "InternalServerError", "connection reset")  # never delivered
+            raise ConnectionResetError(errno.ECONNRESET, "injected connection reset")
         if fault.kind in ("500", "503"):
             return self._error(int(fault.kind), "InternalServerError", "An internal error occurred.", headers)
         if fault.kind == "conflict":
@@ -539,6 +594,8 @@ class ArmSimulator:
             op = Operation(op_id, kind, vm, now, now + delay, location, parameters)
             self.operations[op_id] = op
             self.accepted[f"{kind}:{vm.id.lower()}"] += 1
+            self.in_flight[kind] += 1
+            self.max_in_flight[kind] = max(self.max_in_flight[kind], self.in_flight[kind])
             if kind == "install":
                 self.install_requests.append({"vm": vm.id, **parameters})
         return Response(
@@ -557,6 +614,7 @@ class ArmSimulator:
         with self._lock:
             if op.result is None:
                 op.result = self._assess_result(op) if op.kind == "assess" else self._install_result(op)
+                self.in_flight[op.kind] -= 1
         return self._json(op.result)
 
     def _assess_result(self, op: Operation) -> dict[str, Any]:
@@ -579,6 +637,19 @@ class ArmSimulator:
 
     def _install_result(self, op: Operation) -> dict[str, Any]:
         vm, params = op.vm, op.parameters
+        if vm.install_error is not None:
+            body = copy.deepcopy(self._fixture_install["responses"]["200"]["body"])
+            body.update(
+                status="Failed",
+                installationActivityId=str(uuid.uuid4()),
+                installedPatchCount=0,
+                failedPatchCount=len(vm.patches),
+                pendingPatchCount=len(vm.patches),
+                startDateTime=now_iso(),
+                patches=[],
+                error=vm.install_error,
+            )
+            return body
         win = params.get("windowsParameters") or params.get("linuxParameters") or {}
         wanted = set(win.get("classificationsToInclude") or [])
         exclude_reboot = bool(win.get("excludeKbsRequiringReboot"))

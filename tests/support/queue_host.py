@@ -32,6 +32,7 @@ class QueueHost:
     max_dequeue: int = 5
     retry_visibility: int = 0  # host.json visibilityTimeout for failed messages (30 s in production)
     lease: int = 60  # how long a received message stays hidden while the function runs
+    batch: int = 16  # host.json queues.batchSize
     invocations: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -84,8 +85,9 @@ class QueueHost:
             return
         source.delete_message(m)
 
-    def step(self, batch: int = 16) -> int:
+    def step(self, batch: int | None = None) -> int:
         """Receive and process one batch from each queue; returns how many messages were handled."""
+        batch = batch or self.batch
         handled = 0
         for source, handler, poison in (
             (self.main, self.handler, False),

@@ -53,13 +53,15 @@ def test_a_lower_remaining_figure_from_arm_slows_the_pacer_down() -> None:
     time = FakeTime()
     p = pacer(time, reserve=0)
     p.acquire("sub", "writes")
-    p.observe("sub", "writes", remaining=0, status=202)  # someone else spent the bucket
+    p.observe("sub", "writes", remaining=0, status=202)  # someone else spent the bucket: 0 to 1 left
     p.acquire("sub", "writes")
-    assert sum(time.slept) == pytest.approx(0.1, abs=0.01)  # one refill interval
+    assert sum(time.slept) == pytest.approx(0.05, abs=0.01)  # half a refill interval: ARM rounds down
     p.observe("sub", "writes", remaining=150, status=202)  # a higher figure is not trusted (may be stale)
     time.slept.clear()
     p.acquire("sub", "writes")
-    assert sum(time.slept) == pytest.approx(0.1, abs=0.01)
+    assert sum(time.slept) == pytest.approx(0.1, abs=0.01)  # one refill interval
+    p.observe("sub", "writes", remaining=1, status=202)  # within rounding of the estimate: no news
+    assert p.budget("sub", "writes") == (0.0, 10.0)
 
 
 def test_a_429_blocks_everyone_for_its_retry_after_and_backs_the_rate_off() -> None:

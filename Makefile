@@ -49,6 +49,7 @@ unit: $(STAMP_PY)
 bench: setup
 	$(PY) bench/cold_start.py
 	$(PY) bench/event_throughput.py
+	$(PY) bench/fanout.py
 
 # Replays samples/events (a month of events) into Azurite, shows what was recorded and writes out/report-2026-10.html.
 demo: setup

@@ -27,7 +27,12 @@ def _month(text: str) -> str:
 def register(sub: Any) -> None:
     p = sub.add_parser("cycle", help="the patch cycle's recorded state: round, VM states, findings")
     p.add_argument("--month", type=_month, help="YYYY-MM (default: the cycle in force now)")
-    p.add_argument("--run", metavar="CORRELATION_ID", help="show a maintenance run's verification and gate instead")
+    p.add_argument(
+        "--run",
+        dest="run_id",
+        metavar="CORRELATION_ID",
+        help="show a maintenance run's verification and gate instead",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -39,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from shared.services.maintenance import verification
 
     deps = runtime.deps()
-    if args.run:
-        data = verification(deps, args.run)
+    if args.run_id:
+        data = verification(deps, args.run_id)
         if args.json:
             print_json(data)
             return 0

@@ -234,9 +234,27 @@ def test_a_month_end_to_end(
         assert {tuple(r["windowsParameters"]["classificationsToInclude"]) for r in installs.values()} == {
             ("Critical", "Security")
         }
-        assert may_state["remediation"]["started"] == 3 or summary(env.deps, "2026-05")["remediation"]["started"] == 3
+        assert summary(env.deps, "2026-05")["remediation"] == {
+            "in_flight": 0,
+            "started": 3,
+            "succeeded": 3,
+            "failed": 0,
+        }
+        assert sim.max_in_flight["install"] <= 2
         rows = env.rows("2026-05")
         assert rows["classic"]["IState"] == "succeeded"
         assert json.loads(rows["classic"]["IResult"])["installed"] == 1
         assert json.loads(rows["rebooter"]["IResult"])["excluded"] == 1  # needs a reboot: left for the baseline
         assert not env.host.errors
+
+        # -- what an operator sees ------------------------------------------------------------
+        assert cli(["cycle", "--month", "2026-05", "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["round"] == 2 and shown["not_assessable"] == 1
+        assert {(f["kind"], f["resource_id"].rsplit("/", 1)[-1]) for f in shown["open_findings"]} >= {
+            ("deadline-missed", "classic"),
+            ("vm-not-assessable", "sleepy"),
+        }
+        assert cli(["cycle", "--run", ok_run]) == 0
+        table = capsys.readouterr().out
+        assert "post status: Succeeded" in table and "web4" in table

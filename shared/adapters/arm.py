@@ -399,6 +399,14 @@ class ArmAdapter:
     def start_budget(self, subscription_id: str) -> tuple[float, float]:
         return self.pacer.budget(subscription_id.lower(), "writes")
 
+    def last_installation(self, vm_id: str) -> dict[str, Any]:
+        rid = ResourceId.parse(vm_id)
+        vms = self.compute(rid.subscription_id).virtual_machines
+        view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
+        status = getattr(view, "patch_status", None)
+        summary = getattr(status, "last_patch_installation_summary", None) if status is not None else None
+        return dict(summary.as_dict()) if summary is not None else {}
+
     # -- maintenance runs ------------------------------------------------------------------------
 
     def cancel_run(self, correlation_id: str) -> dict[str, Any]:

@@ -54,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
         if data["gate"]:
             print(f"  gate: {data['gate']['reason']}")
         print_table(
-            ["Machine", "State", "Critical/Security pending", "Other pending", "Reason"],
+            ["Machine", "State", "Installed", "Install failed", "Critical/Security pending", "Other pending", "Reason"],
             [
                 [
                     m["id"].rsplit("/", 1)[-1],
                     m["state"],
+                    m["installed"],
+                    m["install_failed"],
                     m["critical_and_security_pending"],
                     m["other_pending"],
                     m["reason"],

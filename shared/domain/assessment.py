@@ -225,3 +225,21 @@ def parse_install(body: Mapping[str, Any]) -> InstallResult:
         started_utc=parse_instant(_get(body, "startDateTime")),
         error=format_error(_get(body, "error")),
     )
+
+
+def parse_installation_summary(summary: Mapping[str, Any]) -> InstallResult | None:
+    """The instance view's ``patchStatus.lastPatchInstallationSummary`` (what the last
+    installation — a maintenance run's, say — did), or None when there is none."""
+    if not summary or not _get(summary, "status"):
+        return None
+    return InstallResult(
+        status=str(_get(summary, "status")),
+        maintenance_window_exceeded=bool(_get(summary, "maintenanceWindowExceeded", False)),
+        installed=_int(_get(summary, "installedPatchCount")),
+        failed=_int(_get(summary, "failedPatchCount")),
+        pending=_int(_get(summary, "pendingPatchCount")),
+        excluded=_int(_get(summary, "excludedPatchCount")),
+        not_selected=_int(_get(summary, "notSelectedPatchCount")),
+        started_utc=parse_instant(_get(summary, "startTime")),
+        error=format_error(_get(summary, "error")),
+    )

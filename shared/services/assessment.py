@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.assessment import VmState, parse_assessment, parse_install
+from shared.domain.assessment import VmState, parse_assessment, parse_install, parse_installation_summary
 from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_for_month
 from shared.domain.cycle_state import InstallPlan, RemediationBudget, install_plan
 from shared.domain.fleet import ResourceId, Vm, vm_key
@@ -572,6 +572,8 @@ def _complete(
             f["Result"]: json.dumps(result.summary(), sort_keys=True),
             "PowerState": "running",
         }
+        if msg.run_id:  # a run's verification also keeps what the run installed
+            changes["LastInstall"] = json.dumps(_last_installation(deps, vm), sort_keys=True)
         _finish(deps, msg, row, changes, now)
         current = assessment_findings(vm, result, cycle, now, run_id=msg.run_id)
         _settle_findings(deps, cycle, [(vm, current)], now)
@@ -595,6 +597,15 @@ def _complete(
     deps.store.put_findings(install_findings(vm, install, cycle, now))
     _installation_done(deps, msg, ok=install.ok, now=now)
     return Handled("completed", f"installation {install.status}: {install.installed} installed")
+
+
+def _last_installation(deps: Deps, vm: Vm) -> dict[str, Any]:
+    """What the VM's last installation did, for a run's verification; the reason if ARM would not say."""
+    try:
+        summary = parse_installation_summary(deps.arm.last_installation(vm.id))
+    except ArmError as exc:
+        return {"error": f"last installation unknown: {exc.reason}"}
+    return summary.summary() if summary is not None else {}
 
 
 def _installation_done(deps: Deps, msg: Message, *, ok: bool, now: datetime) -> None:

@@ -191,11 +191,15 @@ def verification(deps: Deps, correlation_id: str) -> dict[str, Any]:
     machines = []
     for row in deps.store.vm_rows(scope):
         result = row.json("Result") or {}
+        installed = row.json("LastInstall") or {}
         machines.append(
             {
                 "id": row["ResourceId"],
                 "state": row.get("State"),
                 "reason": row.get("Reason") or "",
+                "installed": installed.get("installed"),
+                "install_failed": installed.get("failed"),
+                "install_status": installed.get("status") or installed.get("error"),
                 "critical_and_security_pending": result.get("critical_and_security"),
                 "other_pending": result.get("other"),
                 "reboot_pending": result.get("reboot_pending"),

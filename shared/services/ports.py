@@ -90,6 +90,10 @@ class ArmPort(Protocol):
 
     def power_state(self, vm_id: str) -> str: ...
 
+    def last_installation(self, vm_id: str) -> dict[str, Any]:
+        """The VM's ``lastPatchInstallationSummary`` as ARM shows it ({} when none)."""
+        ...
+
     def cancel_run(self, correlation_id: str) -> dict[str, Any]: ...
 
     def start_budget(self, subscription_id: str) -> tuple[float, float]:

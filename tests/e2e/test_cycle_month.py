@@ -188,6 +188,8 @@ def test_a_month_end_to_end(
         replay_live(env, tmp_path, pre_ok, capsys)
         assert sim.cancel_requests == [gated]
         by["web3"].patches = []  # the run installed web3's patches; web4's failed to install
+        by["web3"].last_installation = {"status": "Succeeded", "installedPatchCount": 2, "failedPatchCount": 0}
+        by["web4"].last_installation = {"status": "Failed", "installedPatchCount": 0, "failedPatchCount": 1}
         env.clock.now = t("2026-05-17T03:31:00Z")
         post_ok = maintenance_event(
             "post", "mc-ok", "2026-05-17T02:00:00Z", "2026-05-17T05:55:00Z", "2026-05-17T03:30:00Z",
@@ -198,8 +200,16 @@ def test_a_month_end_to_end(
         env.drain()
         verified = verification(env.deps, ok_run)
         assert verified["post_status"] == "Succeeded"
-        assert [(m["id"].rsplit("/", 1)[-1], m["state"], m["critical_and_security_pending"])
-                for m in verified["machines"]] == [("web3", "succeeded", 0), ("web4", "succeeded", 1)]  # fmt: skip
+        assert [
+            (
+                m["id"].rsplit("/", 1)[-1],
+                m["state"],
+                m["installed"],
+                m["install_failed"],
+                m["critical_and_security_pending"],
+            )
+            for m in verified["machines"]
+        ] == [("web3", "succeeded", 2, 0, 0), ("web4", "succeeded", 0, 1, 1)]
         assessed = sim.accepted_for(by["web4"])
         recorded, executed = replay_live(env, tmp_path, post_ok, capsys)  # Event Grid delivers it again
         env.drain()

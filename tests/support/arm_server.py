@@ -121,6 +121,7 @@ class SimVm:
     reboot_pending: bool = False
     assessment_error: dict[str, Any] | None = None  # makes the assessment end "Failed"
     install_error: dict[str, Any] | None = None  # makes installations end "Failed", nothing installed
+    last_installation: dict[str, Any] | None = None  # the instance view's lastPatchInstallationSummary
     exists: bool = True
 
     @property
@@ -521,6 +522,8 @@ class ArmSimulator:
             otherPatchCount=len(vm.patches) - cs,
             rebootPending=vm.reboot_pending,
         )
+        if vm.last_installation is not None:
+            view["patchStatus"]["lastPatchInstallationSummary"].update(vm.last_installation)
         if vm.power_state == "deallocated":
             view.pop("vmAgent", None)
         return view
@@ -665,6 +668,15 @@ class ArmSimulator:
             else:
                 installed.append(p)
         vm.patches = [p for p in vm.patches if p not in installed]
+        vm.last_installation = {
+            "status": "Succeeded",
+            "installedPatchCount": len(installed),
+            "failedPatchCount": 0,
+            "pendingPatchCount": len(pending),
+            "excludedPatchCount": len(excluded),
+            "notSelectedPatchCount": len(not_selected),
+            "startTime": now_iso(),
+        }
         needs_reboot = any(p.reboot != "NeverReboots" for p in installed)
         body = copy.deepcopy(self._fixture_install["responses"]["200"]["body"])
         body.update(

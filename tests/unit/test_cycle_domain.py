@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from shared.domain.assessment import VmState, format_error, parse_assessment, parse_install, parse_instant
+from shared.domain.assessment import (
+    VmState,
+    format_error,
+    parse_assessment,
+    parse_install,
+    parse_installation_summary,
+    parse_instant,
+)
 from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month
 from shared.domain.cycle_state import CycleRecord, RemediationBudget, Step, due, install_plan, parse_iso_duration
 from shared.domain.fleet import Vm, expectation, vm_key
@@ -71,6 +78,15 @@ def test_the_published_installation_example_parses() -> None:
     r = parse_install(body)
     assert r.ok
     assert (r.installed, r.pending, r.failed, r.reboot_status) == (3, 2, 0, "Completed")
+
+
+def test_the_published_instance_view_says_what_the_last_installation_did() -> None:
+    body = published("arm/compute/VirtualMachine_Get_InstanceView.json")["responses"]["200"]["body"]
+    r = parse_installation_summary(body["patchStatus"]["lastPatchInstallationSummary"])
+    assert r is not None and r.status == "Succeeded"
+    assert (r.installed, r.failed, r.pending, r.excluded, r.not_selected) == (1, 1, 1, 1, 1)
+    assert not r.ok  # one patch failed
+    assert parse_installation_summary({}) is None
 
 
 def test_a_failed_assessment_keeps_the_error_and_keys_are_read_case_insensitively() -> None:

@@ -7,13 +7,16 @@ Heavy SDKs are imported only when a dependency is first built.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings, settings
 
 if TYPE_CHECKING:
+    from shared.adapters.storage import StorageTarget
     from shared.services.assessment import Deps
 
 _lock = threading.Lock()
@@ -28,15 +31,27 @@ def build_deps(cfg: Settings, *, credential: Any = None, **policy_overrides: Any
     from shared.adapters.arm import ArmAdapter
     from shared.adapters.cycle_store import CycleStore
     from shared.adapters.queues import StorageQueue
-    from shared.adapters.storage import resolve_target
     from shared.services.assessment import QUEUE_NAME, CyclePolicy, Deps
 
     return Deps(
         store=CycleStore.from_settings(cfg),
         arm=ArmAdapter.from_settings(cfg, credential),
-        queue=StorageQueue(resolve_target(cfg["AzureWebJobsStorage"]), QUEUE_NAME),
+        queue=StorageQueue(queue_target(cfg), QUEUE_NAME),
         policy=CyclePolicy.from_settings(cfg, **policy_overrides),
     )
+
+
+def queue_target(cfg: Settings, env: Mapping[str, str] | None = None) -> StorageTarget:
+    """The account of the queue trigger's connection: ``AzureWebJobsStorage``, or the
+    ``AzureWebJobsStorage__accountName`` (/``__queueServiceUri``) identity settings the
+    Functions host reads when the connection string is replaced by the managed identity."""
+    from shared.adapters.storage import resolve_target
+
+    env = os.environ if env is None else env
+    explicit = env.get("AzureWebJobsStorage", "").strip()
+    if not explicit and any(k.startswith("AzureWebJobsStorage__") for k in env):
+        return resolve_target("", env)
+    return resolve_target(cfg["AzureWebJobsStorage"], env)
 
 
 def deps() -> Deps:

@@ -286,3 +286,14 @@ def test_messages_round_trip() -> None:
 
     assert Message.parse(json.dumps(m.to_json())) == m
     assert date(2026, 5, 12) == MAY.patch_tuesday
+
+
+def test_the_queue_follows_the_hosts_connection_including_the_managed_identity() -> None:
+    from shared.config import load_settings
+    from shared.runtime import queue_target
+
+    identity = {"AzureWebJobsStorage__accountName": "pwstore", "AzureWebJobsStorage__credential": "managedidentity"}
+    target = queue_target(load_settings(identity), identity)
+    assert target.uses_identity and target.queue_url == "https://pwstore.queue.core.windows.net"
+    local = queue_target(load_settings({}), {})
+    assert "127.0.0.1:10001" in local.connection_string

@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from functions.action_group_http import bp as action_group_bp
+from functions.follow_ups import bp as follow_ups_bp
 from functions.health_events import bp as health_events_bp
 from functions.maintenance_events import bp as maintenance_events_bp
 from functions.patch_cycle import bp as patch_cycle_bp
@@ -14,5 +15,6 @@ app.register_functions(plan_bp)
 app.register_functions(maintenance_events_bp)
 app.register_functions(health_events_bp)
 app.register_functions(action_group_bp)
+app.register_functions(follow_ups_bp)
 app.register_functions(patch_cycle_bp)
 app.register_functions(watchdog_bp)

@@ -3,18 +3,15 @@ Azure sent, and the ingest use case wired to the configured store and settings."
 
 from __future__ import annotations
 
-import json
-import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
 
+from shared import runtime
 from shared.adapters.outcome_store import outcome_store
 from shared.config import settings
-from shared.services.ingest import IngestPolicy, IngestResult, Outcome, ingest_event, ingest_payload
-
-log = logging.getLogger("patchwatch.events")
+from shared.services.follow_ups import settle
+from shared.services.ingest import IngestPolicy, IngestResult, ingest_event, ingest_payload
 
 
 def envelope(event: func.EventGridEvent | func.CloudEvent) -> dict[str, Any]:
@@ -45,17 +42,10 @@ def envelope(event: func.EventGridEvent | func.CloudEvent) -> dict[str, Any]:
 
 
 def _report(result: IngestResult) -> IngestResult:
-    if result.outcome is Outcome.REJECTED:
-        log.warning("rejected %s: %s", result.source, result.reason)
-    else:
-        log.info("%s %s", result.outcome.value, result.source)
-    for action in result.actions:
-        log.info("follow-up %s", json.dumps(action))
-    if result.recorded:  # duplicates too: a redelivery after a crash still alerts (issue 5)
-        from shared.adapters.alerting import after_event
+    from shared.adapters.alerting import after_event
+    from shared.runtime import hand_over
 
-        after_event(result.event)
-    return result
+    return settle(result, hand_over=hand_over, alert=after_event)
 
 
 def record_event(event: func.EventGridEvent | func.CloudEvent, function_name: str) -> IngestResult:
@@ -68,7 +58,7 @@ def record_event(event: func.EventGridEvent | func.CloudEvent, function_name: st
             source=source,
             store=outcome_store(cfg),
             policy=IngestPolicy.from_settings(cfg),
-            now=datetime.now(UTC),
+            now=runtime.utc_now(),
         )
     )
 
@@ -81,6 +71,6 @@ def record_body(body: bytes, function_name: str) -> list[IngestResult]:
         source=function_name,
         store=outcome_store(cfg),
         policy=IngestPolicy.from_settings(cfg),
-        now=datetime.now(UTC),
+        now=runtime.utc_now(),
     )
     return [_report(r) for r in results]

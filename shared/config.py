@@ -288,10 +288,6 @@ class Settings:
             excluded_hardware=frozenset(self["SQL_EXCLUDED_HARDWARE"]),
         )
 
-    @property
-    def outcomes_connection(self) -> str:
-        return self["OUTCOMES_STORAGE"] or self["AzureWebJobsStorage"]
-
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
     """Read and validate every setting; collect all problems into one error."""

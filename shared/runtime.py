@@ -7,7 +7,6 @@ Heavy SDKs are imported only when a dependency is first built.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -42,16 +41,29 @@ def build_deps(cfg: Settings, *, credential: Any = None, **policy_overrides: Any
 
 
 def queue_target(cfg: Settings, env: Mapping[str, str] | None = None) -> StorageTarget:
-    """The account of the queue trigger's connection: ``AzureWebJobsStorage``, or the
-    ``AzureWebJobsStorage__accountName`` (/``__queueServiceUri``) identity settings the
-    Functions host reads when the connection string is replaced by the managed identity."""
-    from shared.adapters.storage import resolve_target
+    """The account of the queue triggers' connection (``AzureWebJobsStorage``)."""
+    from shared.adapters.storage import app_storage_target
 
-    env = os.environ if env is None else env
-    explicit = env.get("AzureWebJobsStorage", "").strip()
-    if not explicit and any(k.startswith("AzureWebJobsStorage__") for k in env):
-        return resolve_target("", env)
-    return resolve_target(cfg["AzureWebJobsStorage"], env)
+    return app_storage_target(cfg, env)
+
+
+_follow_ups: list[tuple[Settings, Any]] = []
+
+
+def follow_up_queue() -> Any:
+    """The queue the event functions hand follow-ups to (``follow_up_worker`` consumes it)."""
+    from shared.adapters.queues import StorageQueue
+    from shared.services.follow_ups import QUEUE_NAME
+
+    cfg = settings()
+    with _lock:
+        if not _follow_ups or _follow_ups[0][0] is not cfg:
+            _follow_ups[:] = [(cfg, StorageQueue(queue_target(cfg), QUEUE_NAME))]
+        return _follow_ups[0][1]
+
+
+def hand_over(action: dict[str, Any]) -> None:
+    follow_up_queue().send(action)
 
 
 def deps() -> Deps:

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.storage import StorageTarget, resolve_target, table_service
+from shared.adapters.storage import StorageTarget, app_storage_target, resolve_target, table_service
 from shared.config import Settings, settings
 from shared.domain.calendar import YearMonth
 from shared.domain.events import (
@@ -491,15 +491,11 @@ def _region(name: str) -> str:
 
 
 def outcomes_target(cfg: Settings, env: Mapping[str, str] | None = None) -> StorageTarget:
-    """``OUTCOMES_STORAGE`` if set, else ``AzureWebJobsStorage`` (connection string, or
-    the ``AzureWebJobsStorage__accountName`` identity settings the Functions host reads)."""
+    """``OUTCOMES_STORAGE`` if set, else the function app's own account."""
     env = os.environ if env is None else env
     if cfg["OUTCOMES_STORAGE"]:
         return resolve_target(cfg["OUTCOMES_STORAGE"], env, prefix="OUTCOMES_STORAGE")
-    explicit = env.get("AzureWebJobsStorage", "").strip()
-    if not explicit and any(k.startswith("AzureWebJobsStorage__") for k in env):
-        return resolve_target("", env)
-    return resolve_target(cfg["AzureWebJobsStorage"], env)
+    return app_storage_target(cfg, env)
 
 
 @lru_cache(maxsize=8)

@@ -85,6 +85,18 @@ def resolve_target(
     )
 
 
+def app_storage_target(cfg: Any, env: Mapping[str, str] | None = None) -> StorageTarget:
+    """The function app's own account, as the Functions host finds it: the
+    ``AzureWebJobsStorage`` connection string, or, when that is absent, the
+    ``AzureWebJobsStorage__accountName`` (``__tableServiceUri``/``__queueServiceUri``)
+    identity settings; the local emulator only when neither is set."""
+    env = os.environ if env is None else env
+    explicit = env.get("AzureWebJobsStorage", "").strip()
+    if not explicit and any(k.startswith("AzureWebJobsStorage__") for k in env):
+        return resolve_target("", env)
+    return resolve_target(cfg["AzureWebJobsStorage"], env)
+
+
 def table_service(target: StorageTarget, **kwargs: Any) -> TableServiceClient:
     """``kwargs`` go to the client (e.g. ``retry_total``, ``connection_timeout``)."""
     from azure.data.tables import TableServiceClient

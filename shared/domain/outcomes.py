@@ -392,7 +392,7 @@ def follow_ups(
     - ``verify-run`` after a post event: look up the run's machines (Resource Graph
       ``maintenanceresources``) and check their patch results and health.
     - ``gate-run`` after a pre event, when gating is on and the cancellation cut-off
-      is still ahead: check the run's machines' health and cancel the run if at least
+      is still ahead: check the run's machines' health and cancel the run if more than
       ``unhealthy_share`` of them are unhealthy.
     """
     if not isinstance(event, MaintenanceEvent):

@@ -1,4 +1,5 @@
-"""A simulated month, end to end, through the registered functions and ``replay --live``.
+"""A simulated month, end to end, through the registered functions (event functions, the
+follow-ups queue, the assessment queue) and ``replay --live``.
 
 May 2026 is a hotpatch month: release on Patch Tuesday 12 May at 17:00 UTC, assessments
 scheduled a day later (``PATCH_OFFSET_DAYS=1``), the 30-day install deadline on 11 June
@@ -24,7 +25,9 @@ from shared.services.maintenance import verification
 from tests.support.app import handler
 from tests.support.arm_server import SUB, ArmSimulator, SimPatch, SimVm
 from tests.support.cycle_env import CycleEnv, cycle_env
+from tests.support.events import trigger_event
 from tests.support.fixtures import published
+from tests.support.queue_host import QueueHost
 
 pytestmark = pytest.mark.azurite
 
@@ -131,6 +134,13 @@ def test_a_month_end_to_end(
             monkeypatch, storage_connection, unique_prefix, sim, now=t("2026-05-12T18:00:00Z"), **settings
         ) as env,
     ):
+        follow = QueueHost(
+            storage_connection,
+            handler("follow_up_worker"),
+            queue="follow-ups",
+            poison_handler=handler("follow_up_poison"),
+        )
+        follow.reset()
         # -- the release is out; the cycle is scheduled for tomorrow ----------------------------
         env.tick()
         assert env.store.cycle("2026-05") is None
@@ -161,10 +171,11 @@ def test_a_month_end_to_end(
             "pre", "mc-gated", "2026-05-16T02:00:00Z", "2026-05-16T05:55:00Z", "2026-05-16T01:25:00Z",
             cancellationCutOffDateTime="2026-05-16T01:50:00Z",
         )  # fmt: skip
-        recorded, executed = replay_live(env, tmp_path, pre, capsys)
-        assert recorded["accepted"] == 1
-        assert [a["action"] for a in recorded["actions"]] == ["gate-run"]
-        assert "gate-run" in executed and "done (cancelled: 2 of 3 machines" in executed
+        # through the registered function: recorded, handed to the follow-ups queue, gated there
+        handler("maintenance_events")(trigger_event(pre))
+        assert sim.cancel_requests == []
+        assert follow.drain() == 1
+        assert not follow.errors
         assert sim.cancel_requests == [gated]
         gate = verification(env.deps, gated)
         assert gate["gate_cancelled"] is True
@@ -195,8 +206,8 @@ def test_a_month_end_to_end(
             "post", "mc-ok", "2026-05-17T02:00:00Z", "2026-05-17T05:55:00Z", "2026-05-17T03:30:00Z",
             status="Succeeded",
         )  # fmt: skip
-        first, _ = replay_live(env, tmp_path, post_ok, capsys)
-        assert first["accepted"] == 1, first
+        handler("maintenance_events")(trigger_event(post_ok))
+        assert follow.drain() == 1
         env.drain()
         verified = verification(env.deps, ok_run)
         assert verified["post_status"] == "Succeeded"
@@ -211,10 +222,13 @@ def test_a_month_end_to_end(
             for m in verified["machines"]
         ] == [("web3", "succeeded", 2, 0, 0), ("web4", "succeeded", 0, 1, 1)]
         assessed = sim.accepted_for(by["web4"])
-        recorded, executed = replay_live(env, tmp_path, post_ok, capsys)  # Event Grid delivers it again
+        recorded, executed = replay_live(env, tmp_path, post_ok, capsys)  # delivered again, replayed live
         env.drain()
         assert recorded["duplicates"] == 1, recorded
         assert "skipped" in executed
+        handler("maintenance_events")(trigger_event(post_ok))  # and once more through Event Grid
+        assert follow.drain() == 1
+        env.drain()
         assert sim.accepted_for(by["web4"]) == assessed  # verified once
 
         # -- patches land over the month; June's release comes before May's deadline -----------

@@ -52,7 +52,7 @@ def test_defaults_load() -> None:
     s = load_settings({})
     assert s["BASELINE_MONTHS"] == frozenset({1, 4, 7, 10})
     assert s.calendar.deadline_days == 30
-    assert s.outcomes_connection == "UseDevelopmentStorage=true"
+    assert s["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
 
 
 @pytest.mark.parametrize(

@@ -15,27 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import azure.functions as func
 
-from shared.config import ConfigError, setting
+from shared.config import read_one
 
 log = logging.getLogger("patchwatch.cycle")
 bp = func.Blueprint()
 
 
-def _schedule() -> str:
-    s = setting("CYCLE_SCHEDULE")
-    raw = os.environ.get(s.name, "").strip() or s.default
-    try:
-        return str(s.parse(raw))
-    except ValueError as exc:
-        raise ConfigError(f"setting {s.name}={raw!r} is invalid: expected {exc}") from None
-
-
 @bp.function_name("patch_cycle_timer")
-@bp.timer_trigger(schedule=_schedule(), arg_name="timer", run_on_startup=False, use_monitor=True)
+@bp.timer_trigger(schedule=read_one("CYCLE_SCHEDULE"), arg_name="timer", run_on_startup=False, use_monitor=True)
 def patch_cycle_timer(timer: func.TimerRequest) -> None:
     from shared import runtime
     from shared.services.cycle import tick

@@ -324,6 +324,18 @@ def setting(name: str) -> Setting:
     return _BY_NAME[name]
 
 
+def read_one(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One setting, read and validated on its own: for what is needed while the app is
+    indexed (timer schedules), before the rest of the settings are read."""
+    s = _BY_NAME[name]
+    raw = (os.environ if env is None else env).get(name, "").strip() or s.default
+    try:
+        return s.parse(raw)
+    except ValueError as exc:
+        shown = "(hidden)" if s.secret else repr(raw)
+        raise ConfigError(f"setting {name}={shown} is invalid: expected {exc}") from None
+
+
 def settings_markdown() -> str:
     """The README's settings table, generated from :data:`SETTINGS`."""
     lines = ["| Setting | Default | Meaning |", "| --- | --- | --- |"]

@@ -95,3 +95,16 @@ def test_every_setting_is_in_the_sample_and_the_readme() -> None:
 
 def test_local_settings_json_is_ignored() -> None:
     assert "local.settings.json" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_timer_schedules_come_from_settings_and_are_validated() -> None:
+    from shared.config import read_one
+
+    assert read_one("CYCLE_SCHEDULE", {}) == "0 5 * * * *"
+    assert read_one("WATCHDOG_SCHEDULE", {"WATCHDOG_SCHEDULE": "0  */5 * * * *"}) == "0 */5 * * * *"
+    with pytest.raises(ConfigError, match="CYCLE_SCHEDULE='hourly'"):
+        read_one("CYCLE_SCHEDULE", {"CYCLE_SCHEDULE": "hourly"})
+    timers = {name: app_support.bindings(name)[0] for name in ("patch_cycle_timer", "watchdog_timer")}
+    assert timers["patch_cycle_timer"]["schedule"] == "0 5 * * * *"
+    assert timers["watchdog_timer"]["schedule"] == "0 */15 * * * *"
+    assert all(t["type"] == "timerTrigger" and t["useMonitor"] for t in timers.values())

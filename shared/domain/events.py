@@ -22,13 +22,16 @@ azure-eventgrid's ``SystemEventNames``, so the constants are defined here.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import re
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 
 MAX_EVENT_BYTES = 1024 * 1024
 """Event Grid's limit for one event (and for an HTTP body we accept)."""
@@ -270,13 +273,93 @@ def _check_allowed(subscriptions: Iterable[str], allowed: frozenset[str], field:
             raise DecodeError(field, f"subscription {sub} is not in ALLOWED_SUBSCRIPTION_IDS (foreign event)")
 
 
+# -- records ----------------------------------------------------------------------------
+
+
+class _Recorded:
+    """A domain event as a table row, driven by its dataclass fields: one column per field,
+    named in PascalCase unless ``_COLUMNS`` renames it. Instants stay ``datetime`` (read back
+    with :func:`as_utc`), enums are stored by value, a tuple of strings as one comma-separated
+    text, a tuple of dataclasses as a JSON array of objects, ``None`` as ``None``. A row may
+    lack an optional (``X | None``) field's column or a tuple of strings; any other is required."""
+
+    _COLUMNS: ClassVar[Mapping[str, str]] = {}
+
+    def to_record(self) -> dict[str, Any]:
+        return {column: _store(kind, getattr(self, name)) for name, column, kind, _ in _columns(type(self))}
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> Self:
+        return cls(
+            **{
+                name: _load(kind, r.get(column) if optional or kind == _TEXTS else r[column], optional)
+                for name, column, kind, optional in _columns(cls)
+            }
+        )
+
+
+_TEXTS = tuple[str, ...]
+_COLUMNS_OF: dict[type, tuple[tuple[str, str, Any, bool], ...]] = {}
+
+
+def _columns(cls: type[_Recorded]) -> tuple[tuple[str, str, Any, bool], ...]:
+    """``(field, column, type without None, optional)`` for each field of a recorded class."""
+    if cls not in _COLUMNS_OF:
+        hints = typing.get_type_hints(cls)
+        out = []
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            kind = hints[f.name]
+            others = [a for a in typing.get_args(kind) if a is not type(None)]
+            optional = typing.get_origin(kind) is types.UnionType and len(others) < len(typing.get_args(kind))
+            if optional:
+                (kind,) = others
+            column = cls._COLUMNS.get(f.name) or "".join(part.capitalize() for part in f.name.split("_"))
+            out.append((f.name, column, kind, optional))
+        _COLUMNS_OF[cls] = tuple(out)
+    return _COLUMNS_OF[cls]
+
+
+def _item_class(kind: Any) -> Any:
+    """The dataclass of a ``tuple[SomeDataclass, ...]`` type, else ``None``."""
+    args = typing.get_args(kind) if typing.get_origin(kind) is tuple else ()
+    return args[0] if args and dataclasses.is_dataclass(args[0]) else None
+
+
+def _store(kind: Any, value: Any) -> Any:
+    if value is None or kind is datetime:
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if kind == _TEXTS:
+        return ",".join(value)
+    if _item_class(kind):
+        return json.dumps([dataclasses.asdict(item) for item in value])
+    return value
+
+
+def _load(kind: Any, value: Any, optional: bool) -> Any:
+    if kind is datetime:
+        return as_utc(value)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return None if optional and not value else kind(value)
+    if kind == _TEXTS:
+        return tuple(s for s in (value or "").split(",") if s)
+    if item := _item_class(kind):
+        return tuple(
+            item(**{k: tuple(v) if isinstance(v, list) else v for k, v in o.items()}) for o in json.loads(value)
+        )
+    return value
+
+
 # -- domain events ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class MaintenanceEvent:
+class MaintenanceEvent(_Recorded):
     """An Update Manager maintenance run's pre or post event. Pre and post share their id
     (the run's correlation id); the idempotency key is (event type, event id)."""
+
+    _COLUMNS: ClassVar[Mapping[str, str]] = {"start": "StartTime", "end": "EndTime"}
 
     event_type: str
     event_id: str
@@ -310,45 +393,12 @@ class MaintenanceEvent:
     def configuration_name(self) -> str:
         return self.configuration_id.rsplit("/", 1)[-1]
 
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "EventType": self.event_type,
-            "EventId": self.event_id,
-            "EventTime": self.event_time,
-            "Schema": self.schema.value,
-            "Phase": self.phase.value,
-            "CorrelationId": self.correlation_id,
-            "ConfigurationId": self.configuration_id,
-            "StartTime": self.start,
-            "EndTime": self.end,
-            "CancellationCutoff": self.cancellation_cutoff,
-            "Subscriptions": ",".join(self.subscriptions),
-            "StatusRaw": self.status_raw,
-            "Status": self.status.value if self.status else None,
-        }
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> MaintenanceEvent:
-        return cls(
-            event_type=r["EventType"],
-            event_id=r["EventId"],
-            event_time=as_utc(r["EventTime"]),
-            schema=Schema(r["Schema"]),
-            phase=MaintenancePhase(r["Phase"]),
-            correlation_id=r["CorrelationId"],
-            configuration_id=r["ConfigurationId"],
-            start=as_utc(r["StartTime"]),
-            end=as_utc(r["EndTime"]),
-            cancellation_cutoff=as_utc(r.get("CancellationCutoff")),
-            subscriptions=tuple(s for s in (r.get("Subscriptions") or "").split(",") if s),
-            status_raw=r.get("StatusRaw"),
-            status=MaintenanceResult(r["Status"]) if r.get("Status") else None,
-        )
-
 
 @dataclass(frozen=True)
-class HealthEvent:
+class HealthEvent(_Recorded):
     """A HealthResources event: an availability change, or an annotation saying why."""
+
+    _COLUMNS: ClassVar[Mapping[str, str]] = {"occurred": "OccurredTime"}
 
     event_type: str
     event_id: str
@@ -373,47 +423,12 @@ class HealthEvent:
     def subscription(self) -> str:
         return subscription_of(self.resource_id)
 
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "EventType": self.event_type,
-            "EventId": self.event_id,
-            "EventTime": self.event_time,
-            "Schema": self.schema.value,
-            "ResourceId": self.resource_id,
-            "ResourceType": self.resource_type,
-            "OccurredTime": self.occurred,
-            "Availability": self.availability.value if self.availability else None,
-            "PreviousAvailability": self.previous_availability.value if self.previous_availability else None,
-            "AnnotationName": self.annotation_name,
-            "Reason": self.reason,
-            "Summary": self.summary,
-            "Context": self.context,
-            "Category": self.category,
-        }
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> HealthEvent:
-        return cls(
-            event_type=r["EventType"],
-            event_id=r["EventId"],
-            event_time=as_utc(r["EventTime"]),
-            schema=Schema(r["Schema"]),
-            resource_id=r["ResourceId"],
-            resource_type=r["ResourceType"],
-            occurred=as_utc(r["OccurredTime"]),
-            availability=Availability(r["Availability"]) if r.get("Availability") else None,
-            previous_availability=Availability(r["PreviousAvailability"]) if r.get("PreviousAvailability") else None,
-            annotation_name=r.get("AnnotationName"),
-            reason=r.get("Reason"),
-            summary=r.get("Summary"),
-            context=r.get("Context"),
-            category=r.get("Category"),
-        )
-
 
 @dataclass(frozen=True)
-class ResourceHealthAlert:
+class ResourceHealthAlert(_Recorded):
     """A Resource Health alert from an action group (common alert schema)."""
+
+    _COLUMNS: ClassVar[Mapping[str, str]] = {"occurred": "OccurredTime"}
 
     event_type: str
     event_id: str
@@ -438,43 +453,6 @@ class ResourceHealthAlert:
     def subscription(self) -> str:
         return subscription_of(self.resource_id)
 
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "EventType": self.event_type,
-            "EventId": self.event_id,
-            "EventTime": self.event_time,
-            "Schema": self.schema.value,
-            "ResourceId": self.resource_id,
-            "OccurredTime": self.occurred,
-            "Availability": self.availability.value,
-            "PreviousAvailability": self.previous_availability.value if self.previous_availability else None,
-            "AlertId": self.alert_id,
-            "AlertRule": self.alert_rule,
-            "MonitorCondition": self.monitor_condition,
-            "Title": self.title,
-            "Cause": self.cause,
-            "HealthEventType": self.health_event_type,
-        }
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> ResourceHealthAlert:
-        return cls(
-            event_type=r["EventType"],
-            event_id=r["EventId"],
-            event_time=as_utc(r["EventTime"]),
-            schema=Schema(r["Schema"]),
-            resource_id=r["ResourceId"],
-            occurred=as_utc(r["OccurredTime"]),
-            availability=Availability(r["Availability"]),
-            previous_availability=Availability(r["PreviousAvailability"]) if r.get("PreviousAvailability") else None,
-            alert_id=r["AlertId"],
-            alert_rule=r.get("AlertRule"),
-            monitor_condition=r["MonitorCondition"],
-            title=r.get("Title"),
-            cause=r.get("Cause"),
-            health_event_type=r.get("HealthEventType"),
-        )
-
 
 @dataclass(frozen=True)
 class ImpactedService:
@@ -483,7 +461,7 @@ class ImpactedService:
 
 
 @dataclass(frozen=True)
-class SqlMaintenanceNotice:
+class SqlMaintenanceNotice(_Recorded):
     """One stage of a Service Health planned-maintenance notice (Azure SQL's advance
     notifications arrive this way; notices for other services are kept too)."""
 
@@ -516,53 +494,6 @@ class SqlMaintenanceNotice:
     @property
     def regions(self) -> tuple[str, ...]:
         return tuple(sorted({r for s in self.impacted_services for r in s.regions}))
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "EventType": self.event_type,
-            "EventId": self.event_id,
-            "EventTime": self.event_time,
-            "Schema": self.schema.value,
-            "TrackingId": self.tracking_id,
-            "Stage": self.stage.value,
-            "StageRaw": self.stage_raw,
-            "ImpactStart": self.impact_start,
-            "ImpactMitigation": self.impact_mitigation,
-            "ImpactedServices": json.dumps(
-                [{"name": s.name, "regions": list(s.regions)} for s in self.impacted_services]
-            ),
-            "Subscriptions": ",".join(self.subscriptions),
-            "Title": self.title,
-            "Service": self.service,
-            "Region": self.region,
-            "AlertId": self.alert_id,
-            "CommunicationId": self.communication_id,
-            "MaintenanceId": self.maintenance_id,
-        }
-
-    @classmethod
-    def from_record(cls, r: Mapping[str, Any]) -> SqlMaintenanceNotice:
-        return cls(
-            event_type=r["EventType"],
-            event_id=r["EventId"],
-            event_time=as_utc(r["EventTime"]),
-            schema=Schema(r["Schema"]),
-            tracking_id=r["TrackingId"],
-            stage=NoticeStage(r["Stage"]),
-            stage_raw=r["StageRaw"],
-            impact_start=as_utc(r["ImpactStart"]),
-            impact_mitigation=as_utc(r.get("ImpactMitigation")),
-            impacted_services=tuple(
-                ImpactedService(s["name"], tuple(s["regions"])) for s in json.loads(r["ImpactedServices"])
-            ),
-            subscriptions=tuple(s for s in (r.get("Subscriptions") or "").split(",") if s),
-            title=r.get("Title"),
-            service=r.get("Service"),
-            region=r.get("Region"),
-            alert_id=r.get("AlertId"),
-            communication_id=r.get("CommunicationId"),
-            maintenance_id=r.get("MaintenanceId"),
-        )
 
 
 @dataclass(frozen=True)

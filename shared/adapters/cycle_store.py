@@ -24,21 +24,20 @@ import contextlib
 import hashlib
 import json
 import re
-import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.storage import StorageTarget, table_service
+from shared.adapters.storage import StorageTarget
+from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
 from shared.domain.hotpatch import Finding
-from shared.domain.outcomes import StoreUnavailableError
 from shared.services.ports import ConflictError, Row
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableClient, TableServiceClient
+    from azure.data.tables import TableClient
 
 CYCLES, VMS, FINDINGS = "cycles", "cyclevms", "findings"
 TABLES = (CYCLES, VMS, FINDINGS)
@@ -69,25 +68,16 @@ def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _is_transient(exc: BaseException) -> bool:
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return True
-    if isinstance(exc, HttpResponseError):
-        return exc.status_code is None or exc.status_code in (408, 429) or exc.status_code >= 500
-    return False
-
-
 @dataclass
 class CycleStore:
     target: StorageTarget
     prefix: str = "pw"
     client_options: Mapping[str, Any] = field(default_factory=lambda: dict(CLIENT_OPTIONS))
-    _service: TableServiceClient | None = field(default=None, init=False, repr=False)
-    _clients: dict[str, TableClient] = field(default_factory=dict, init=False, repr=False)
+    _tables: TableClients = field(init=False, repr=False, compare=False)
     _ensured: bool = field(default=False, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._tables = TableClients(self.target, self.client_options)
 
     @classmethod
     def from_settings(cls, cfg: Settings | None = None) -> CycleStore:
@@ -102,26 +92,10 @@ class CycleStore:
         return f"{self.prefix}{kind}"
 
     def _table(self, kind: str) -> TableClient:
-        with self._lock:
-            client = self._clients.get(kind)
-            if client is None:
-                if self._service is None:
-                    self._service = table_service(self.target, **self.client_options)
-                client = self._clients[kind] = self._service.get_table_client(self.table_name(kind))
-            return client
+        return self._tables.get(self.table_name(kind))
 
-    @contextlib.contextmanager
-    def _transient(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except (StoreUnavailableError, ConflictError):
-            raise
-        except Exception as exc:
-            if _is_transient(exc):
-                raise StoreUnavailableError(
-                    f"cycle store at {self.target.describe()} failed to {what}: {str(exc).splitlines()[0]}"
-                ) from exc
-            raise
+    def _transient(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return transient_faults("cycle store", self.target, what)
 
     def ensure_tables(self) -> None:
         if self._ensured:

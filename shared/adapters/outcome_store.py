@@ -35,13 +35,14 @@ import hashlib
 import os
 import re
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.storage import StorageTarget, app_storage_target, resolve_target, table_service
+from shared.adapters.storage import StorageTarget, app_storage_target, resolve_target
+from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
 from shared.domain.calendar import YearMonth
 from shared.domain.events import (
@@ -63,7 +64,6 @@ from shared.domain.outcomes import (
     Rejection,
     ResourceHealth,
     RunOutcome,
-    StoreUnavailableError,
     fold_health,
     fold_notice,
     fold_notices,
@@ -74,7 +74,7 @@ from shared.domain.outcomes import (
 )
 
 if TYPE_CHECKING:
-    from azure.data.tables import TableClient, TableServiceClient
+    from azure.data.tables import TableClient
 
 RUNS, HEALTH, NOTICES, REJECTIONS = "runs", "health", "notices", "rejections"
 TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS)
@@ -148,16 +148,6 @@ def unpack_raw(entity: Mapping[str, Any]) -> str | None:
     return zlib.decompress(b"".join(chunks)).decode("utf-8") if chunks else None
 
 
-def _is_transient(exc: BaseException) -> bool:
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
-
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return True
-    if isinstance(exc, HttpResponseError):
-        return exc.status_code is None or exc.status_code in (408, 429) or exc.status_code >= 500
-    return False
-
-
 @dataclass(frozen=True)
 class FactKeys:
     table: str
@@ -200,14 +190,14 @@ class TableOutcomeStore:
     target: StorageTarget
     prefix: str = "pw"
     client_options: Mapping[str, Any] = field(default_factory=lambda: dict(FUNCTION_CLIENT_OPTIONS))
-    _service: TableServiceClient | None = field(default=None, init=False, repr=False)
-    _clients: dict[str, TableClient] = field(default_factory=dict, init=False, repr=False)
+    _tables: TableClients = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,40}", self.prefix):
             raise ValueError(
                 f"OUTCOMES_TABLE_PREFIX must be letters and digits, starting with a letter: {self.prefix!r}"
             )
+        self._tables = TableClients(self.target, self.client_options)
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -218,25 +208,10 @@ class TableOutcomeStore:
         return self.target.describe()
 
     def _table(self, kind: str) -> TableClient:
-        client = self._clients.get(kind)
-        if client is None:
-            if self._service is None:
-                self._service = table_service(self.target, **self.client_options)
-            client = self._clients[kind] = self._service.get_table_client(self.table_name(kind))
-        return client
+        return self._tables.get(self.table_name(kind))
 
-    @contextlib.contextmanager
-    def _transient(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except StoreUnavailableError:
-            raise
-        except Exception as exc:
-            if _is_transient(exc):
-                raise StoreUnavailableError(
-                    f"outcome store at {self.describe()} failed to {what}: {str(exc).splitlines()[0]}"
-                ) from exc
-            raise
+    def _transient(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return transient_faults("outcome store", self.target, what)
 
     def ensure_tables(self) -> None:
         """Create the tables that are missing (idempotent). Also a reachability probe."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.tables import stored_instant
 from shared.domain.alerts import VmCycleFacts
 
 if TYPE_CHECKING:
@@ -21,18 +22,6 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 _OK = ("succeeded", "completed-with-warnings")
-
-
-def _when(text: Any) -> datetime | None:
-    if isinstance(text, datetime):
-        return text.astimezone(UTC) if text.tzinfo else text.replace(tzinfo=UTC)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _json(row: Any, name: str) -> dict[str, Any]:
@@ -54,11 +43,13 @@ def _hotpatch(row: Any) -> bool:
 def vm_cycle_facts(row: Any, cycle_id: str, findings: Iterable[Any]) -> VmCycleFacts:
     """One VM row of a cycle (or a run's verification) and its open findings."""
     state = str(row.get("State") or "")
-    finished = _when(row.get("FinishedUtc"))
+    finished = stored_instant(row.get("FinishedUtc"))
     result = _json(row, "Result")
     ok = state in _OK
     istate = str(row.get("IState") or "")
-    open_findings = {f.kind: (_when(f.observed_utc) or datetime.min.replace(tzinfo=UTC), f.message) for f in findings}
+    open_findings = {
+        f.kind: (stored_instant(f.observed_utc) or datetime.min.replace(tzinfo=UTC), f.message) for f in findings
+    }
     return VmCycleFacts(
         vm_id=str(row.get("ResourceId") or ""),
         cycle_id=cycle_id,
@@ -71,7 +62,7 @@ def vm_cycle_facts(row: Any, cycle_id: str, findings: Iterable[Any]) -> VmCycleF
         critical_security_pending=int(result.get("critical_and_security", 0) or 0) if ok else None,
         reboot_security_pending=None,  # the cycle's own finding judges which of these are this month's
         reboot_pending=bool(result.get("reboot_pending", False)) if ok else False,
-        install_failed_at=_when(row.get("IFinishedUtc")) if istate == "failed" else None,
+        install_failed_at=stored_instant(row.get("IFinishedUtc")) if istate == "failed" else None,
         install_error=str(row.get("IReason") or ""),
         findings=open_findings,
     )

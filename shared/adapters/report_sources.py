@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.tables import TableClients, is_transient, stored_instant
 from shared.domain.outcomes import StoreUnavailableError
 from shared.domain.report import SqlResource, VmResult
 
@@ -29,18 +29,6 @@ if TYPE_CHECKING:
 CLIENT_OPTIONS: Mapping[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 30}
 
 
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 class _Tables:
     """Read-only access to ``{prefix}{kind}`` tables of one account."""
 
@@ -48,31 +36,24 @@ class _Tables:
         self.target = target
         self.prefix = prefix
         self.client_options = dict(CLIENT_OPTIONS if client_options is None else client_options)
-        self._clients: dict[str, TableClient] = {}
+        self._tables = TableClients(target, self.client_options)
 
     def _client(self, kind: str) -> TableClient:
-        if kind not in self._clients:
-            from shared.adapters.storage import table_client
-
-            self._clients[kind] = table_client(self.target, f"{self.prefix}{kind}", **self.client_options)
-        return self._clients[kind]
+        return self._tables.get(f"{self.prefix}{kind}")
 
     @contextlib.contextmanager
     def _reading(self, kind: str) -> Iterator[None]:
-        from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+        from azure.core.exceptions import HttpResponseError
 
         try:
             yield
-        except (ServiceRequestError, ServiceResponseError) as exc:
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            detail = exc.status_code if isinstance(exc, HttpResponseError) else str(exc).splitlines()[0]
             raise StoreUnavailableError(
-                f"storage at {self.target.describe()} failed to read {self.prefix}{kind}: {str(exc).splitlines()[0]}"
+                f"storage at {self.target.describe()} failed to read {self.prefix}{kind}: {detail}"
             ) from exc
-        except HttpResponseError as exc:
-            if exc.status_code is None or exc.status_code in (408, 429) or exc.status_code >= 500:
-                raise StoreUnavailableError(
-                    f"storage at {self.target.describe()} failed to read {self.prefix}{kind}: {exc.status_code}"
-                ) from exc
-            raise
 
     def rows(self, kind: str, query: str = "", parameters: dict[str, Any] | None = None) -> list[Any]:
         """Entities (with their metadata) matching ``query``; none when the table is absent."""
@@ -130,7 +111,7 @@ def vm_result(row: Mapping[str, Any]) -> VmResult:
         state=state,
         critical_security_pending=pending,
         reason=str(row.get("Reason") or ""),
-        finished=_when(row.get("FinishedUtc")),
+        finished=stored_instant(row.get("FinishedUtc")),
         install_state=str(row.get("IState") or ""),
         install_reason=str(row.get("IReason") or ""),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.storage import StorageTarget, table_service
@@ -17,6 +18,20 @@ from shared.domain.outcomes import StoreUnavailableError
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient, TableServiceClient
+
+
+def stored_instant(value: Any) -> datetime | None:
+    """A time a row holds (a ``datetime`` or ISO text; naive means UTC) as aware UTC, leniently:
+    ``None`` when it is empty or not a time."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -354,26 +354,12 @@ def _load(kind: Any, value: Any, optional: bool) -> Any:
 # -- domain events ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MaintenanceEvent(_Recorded):
-    """An Update Manager maintenance run's pre or post event. Pre and post share their id
-    (the run's correlation id); the idempotency key is (event type, event id)."""
+class MaintenanceRunIds:
+    """What a maintenance run's ids say of it, for a class with ``correlation_id``
+    (``.../applyupdates/yyyyMMddHHmmss``) and ``configuration_id``."""
 
-    _COLUMNS: ClassVar[Mapping[str, str]] = {"start": "StartTime", "end": "EndTime"}
-
-    event_type: str
-    event_id: str
-    event_time: datetime
-    schema: Schema
-    phase: MaintenancePhase
     correlation_id: str
     configuration_id: str
-    start: datetime
-    end: datetime
-    cancellation_cutoff: datetime | None
-    subscriptions: tuple[str, ...]
-    status_raw: str | None = None
-    status: MaintenanceResult | None = None
 
     @property
     def run_key(self) -> str:
@@ -392,6 +378,28 @@ class MaintenanceEvent(_Recorded):
     @property
     def configuration_name(self) -> str:
         return self.configuration_id.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class MaintenanceEvent(_Recorded, MaintenanceRunIds):
+    """An Update Manager maintenance run's pre or post event. Pre and post share their id
+    (the run's correlation id); the idempotency key is (event type, event id)."""
+
+    _COLUMNS: ClassVar[Mapping[str, str]] = {"start": "StartTime", "end": "EndTime"}
+
+    event_type: str
+    event_id: str
+    event_time: datetime
+    schema: Schema
+    phase: MaintenancePhase
+    correlation_id: str
+    configuration_id: str
+    start: datetime
+    end: datetime
+    cancellation_cutoff: datetime | None
+    subscriptions: tuple[str, ...]
+    status_raw: str | None = None
+    status: MaintenanceResult | None = None
 
 
 @dataclass(frozen=True)

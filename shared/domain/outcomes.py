@@ -30,11 +30,11 @@ from shared.domain.events import (
     MaintenanceEvent,
     MaintenancePhase,
     MaintenanceResult,
+    MaintenanceRunIds,
     NoticeStage,
     ResourceHealthAlert,
     SqlMaintenanceNotice,
     format_instant,
-    run_start_of,
 )
 
 E = TypeVar("E", MaintenanceEvent, HealthEvent | ResourceHealthAlert, SqlMaintenanceNotice, DomainEvent)
@@ -78,7 +78,7 @@ class RunStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class RunOutcome:
+class RunOutcome(MaintenanceRunIds):
     """A maintenance run, keyed by its correlation id (``.../applyupdates/yyyyMMddHHmmss``)."""
 
     correlation_id: str
@@ -93,22 +93,6 @@ class RunOutcome:
     subscriptions: tuple[str, ...]
     pre_event_time: datetime | None
     post_event_time: datetime | None
-
-    @property
-    def run_key(self) -> str:
-        return self.correlation_id.lower()
-
-    @property
-    def run_start(self) -> datetime:
-        return run_start_of(self.correlation_id)
-
-    @property
-    def month(self) -> str:
-        return self.run_start.strftime("%Y-%m")
-
-    @property
-    def configuration_name(self) -> str:
-        return self.configuration_id.rsplit("/", 1)[-1]
 
     def to_json(self) -> dict[str, Any]:
         return {

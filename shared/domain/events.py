@@ -402,8 +402,22 @@ class MaintenanceEvent(_Recorded, MaintenanceRunIds):
     status: MaintenanceResult | None = None
 
 
+class ResourceIds:
+    """What a resource id says of a health signal, for a class with ``resource_id``."""
+
+    resource_id: str
+
+    @property
+    def resource_key(self) -> str:
+        return self.resource_id.lower()
+
+    @property
+    def subscription(self) -> str:
+        return subscription_of(self.resource_id)
+
+
 @dataclass(frozen=True)
-class HealthEvent(_Recorded):
+class HealthEvent(_Recorded, ResourceIds):
     """A HealthResources event: an availability change, or an annotation saying why."""
 
     _COLUMNS: ClassVar[Mapping[str, str]] = {"occurred": "OccurredTime"}
@@ -423,17 +437,9 @@ class HealthEvent(_Recorded):
     context: str | None = None
     category: str | None = None
 
-    @property
-    def resource_key(self) -> str:
-        return self.resource_id.lower()
-
-    @property
-    def subscription(self) -> str:
-        return subscription_of(self.resource_id)
-
 
 @dataclass(frozen=True)
-class ResourceHealthAlert(_Recorded):
+class ResourceHealthAlert(_Recorded, ResourceIds):
     """A Resource Health alert from an action group (common alert schema)."""
 
     _COLUMNS: ClassVar[Mapping[str, str]] = {"occurred": "OccurredTime"}
@@ -452,14 +458,6 @@ class ResourceHealthAlert(_Recorded):
     title: str | None = None
     cause: str | None = None
     health_event_type: str | None = None
-
-    @property
-    def resource_key(self) -> str:
-        return self.resource_id.lower()
-
-    @property
-    def subscription(self) -> str:
-        return subscription_of(self.resource_id)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ Pure: no I/O, no clock (``now`` is a parameter), no Azure SDK.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from shared.domain.events import (
     Availability,
@@ -329,6 +330,45 @@ def fold_notices(events: Iterable[SqlMaintenanceNotice]) -> list[NoticeOutcome]:
         by_notice.setdefault(n.notice_key, []).append(n)
     notices = [fold_notice(group) for group in by_notice.values()]
     return sorted(notices, key=lambda n: (n.impact_start, n.tracking_id))
+
+
+class SqlResourceLike(Protocol):
+    """A known Azure SQL database or managed instance, however it was cached."""
+
+    @property
+    def resource_id(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # database | managed_instance
+
+
+SqlR = TypeVar("SqlR", bound=SqlResourceLike)
+_SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
+
+
+def _region(text: str) -> str:
+    return re.sub(r"[\s_-]", "", text or "").lower()
+
+
+def notice_resources(notice: NoticeOutcome, resources: Iterable[SqlR]) -> list[SqlR]:
+    """Known SQL resources a notice may concern: in one of its subscriptions and regions (when
+    it names any), of the kind of service it names (both kinds when it names neither or both)."""
+    subs = {s.lower() for s in notice.subscriptions}
+    regions = {_region(r) for r in notice.regions}
+    services = " ".join(notice.services).lower()
+    kinds = {"database", "managed_instance"}
+    if "managed instance" in services and "database" not in services:
+        kinds = {"managed_instance"}
+    elif "database" in services and "managed instance" not in services:
+        kinds = {"database"}
+    out = []
+    for r in resources:
+        m = _SUBSCRIPTION.match(r.resource_id.strip())
+        in_sub = not subs or (m is not None and m.group(1).lower() in subs)
+        if in_sub and (not regions or _region(r.location) in regions) and r.kind in kinds:
+            out.append(r)
+    return out
 
 
 # -- rejections -------------------------------------------------------------------------

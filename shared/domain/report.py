@@ -31,7 +31,14 @@ from typing import Any
 from shared.domain.alerts import Alert, AlertState, Severity
 from shared.domain.calendar import Cycle, format_utc
 from shared.domain.events import Availability
-from shared.domain.outcomes import HealthSource, NoticeOutcome, ResourceHealth, RunOutcome, RunStatus
+from shared.domain.outcomes import (
+    HealthSource,
+    NoticeOutcome,
+    ResourceHealth,
+    RunOutcome,
+    RunStatus,
+    notice_resources,
+)
 
 #: Resources drawn per group; quieter ones beyond this are summarised in one line.
 MAX_LANES = 40
@@ -485,28 +492,6 @@ def dips_of(health: ResourceHealth) -> list[Dip]:
         state, start, detail = None, None, ""
     if state is not None:
         out.append(Dip(state, start, None, detail))
-    return out
-
-
-def _region(text: str) -> str:
-    return re.sub(r"[\s_-]", "", text or "").lower()
-
-
-def notice_resources(notice: NoticeOutcome, resources: Iterable[SqlResource]) -> list[SqlResource]:
-    """Known SQL resources a notice may concern: its subscriptions, regions and kind of service."""
-    subs = {s.lower() for s in notice.subscriptions}
-    regions = {_region(r) for r in notice.regions}
-    services = " ".join(notice.services).lower()
-    kinds = {"database", "managed_instance"}
-    if "managed instance" in services and "database" not in services:
-        kinds = {"managed_instance"}
-    elif "database" in services and "managed instance" not in services:
-        kinds = {"database"}
-    out = []
-    for r in resources:
-        in_sub = not subs or GroupKey.of(r.resource_id).subscription_id in subs
-        if in_sub and (not regions or _region(r.location) in regions) and r.kind in kinds:
-            out.append(r)
     return out
 
 

@@ -18,7 +18,6 @@ inserts, changed under ETags and published under claims (``shared/adapters/alert
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
@@ -48,6 +47,7 @@ from shared.domain.alerts import (
     mentions_reboot,
 )
 from shared.domain.calendar import cycle_at
+from shared.domain.outcomes import notice_resources
 from shared.services.schedules import ScheduleSource, refresh_schedules
 
 log = logging.getLogger(__name__)
@@ -160,28 +160,9 @@ def health_facts(history: Iterable[Any]) -> list[HealthFact]:
     return out
 
 
-def _region(text: str) -> str:
-    return re.sub(r"[\s_-]", "", text or "").lower()
-
-
 def notice_candidates(notice: Any, resources: Iterable[SqlResourceRef]) -> tuple[str, ...]:
-    """The known SQL resources a Service Health notice may concern: in one of its
-    subscriptions and regions, of the kind of service it names."""
-    subs = {s.lower() for s in notice.subscriptions}
-    regions = {_region(r) for r in notice.regions}
-    services = " ".join(notice.services).lower()
-    kinds = {"database", "managed_instance"}
-    if "managed instance" in services and "database" not in services:
-        kinds = {"managed_instance"}
-    elif "database" in services and "managed instance" not in services:
-        kinds = {"database"}
-    out = []
-    for r in resources:
-        m = re.match(r"/subscriptions/([^/]+)", r.resource_id, re.IGNORECASE)
-        sub = m.group(1).lower() if m else ""
-        if (not subs or sub in subs) and (not regions or _region(r.location) in regions) and r.kind in kinds:
-            out.append(r.resource_id)
-    return tuple(sorted(out))
+    """The known SQL resources a Service Health notice may concern (ids, sorted)."""
+    return tuple(sorted(r.resource_id for r in notice_resources(notice, resources)))
 
 
 def notice_facts(notice: Any, resources: Iterable[SqlResourceRef]) -> SqlNoticeFacts:

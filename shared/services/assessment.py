@@ -366,14 +366,21 @@ class Handled:
     next_message: str = ""
 
 
-def handle_message(deps: Deps, raw: bytes | str, *, message_id: str, now: datetime, dequeue_count: int = 1) -> Handled:
-    """Work one queue message (see the module docstring). Raises only for transient store faults."""
+def _parse_or_reject(deps: Deps, raw: bytes | str, source: str, now: datetime) -> Message | Handled:
+    """The message, or (for a body that is not one) the rejection recorded under ``source``."""
     try:
-        msg = Message.parse(raw)
+        return Message.parse(raw)
     except MessageError as exc:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        deps.store.reject(f"{QUEUE_NAME}:{message_id}", str(exc), text, now)
+        deps.store.reject(source, str(exc), text, now)
         return Handled("rejected", str(exc))
+
+
+def handle_message(deps: Deps, raw: bytes | str, *, message_id: str, now: datetime, dequeue_count: int = 1) -> Handled:
+    """Work one queue message (see the module docstring). Raises only for transient store faults."""
+    msg = _parse_or_reject(deps, raw, f"{QUEUE_NAME}:{message_id}", now)
+    if isinstance(msg, Handled):
+        return msg
     row = deps.store.vm_row(msg.scope, vm_key(msg.vm))
     if row is None:
         reason = f"vm: {msg.vm} is not in the roster of {msg.scope}"
@@ -621,12 +628,9 @@ def _installation_done(deps: Deps, msg: Message, *, ok: bool, now: datetime) -> 
 
 def handle_poison(deps: Deps, raw: bytes | str, *, message_id: str, now: datetime) -> Handled:
     """A message the host gave up on (maxDequeueCount failures): the VM is failed, with the reason."""
-    try:
-        msg = Message.parse(raw)
-    except MessageError as exc:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        deps.store.reject(f"{POISON_QUEUE_NAME}:{message_id}", str(exc), text, now)
-        return Handled("rejected", str(exc))
+    msg = _parse_or_reject(deps, raw, f"{POISON_QUEUE_NAME}:{message_id}", now)
+    if isinstance(msg, Handled):
+        return msg
     row = deps.store.vm_row(msg.scope, vm_key(msg.vm))
     if row is None or (msg.op == ASSESS and int(row.get("Round", -1)) != msg.round):
         deps.store.reject(

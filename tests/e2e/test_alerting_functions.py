@@ -11,9 +11,8 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-import functions.watchdog as watchdog_module
 from shared.adapters import alerting
-from shared.config import ConfigError, settings
+from shared.config import ConfigError, read_one, settings
 from tests.e2e.alerting_world import CFG, SUB, build_arm, t, trust_all
 from tests.support.alert_events import maintenance
 from tests.support.app import bindings, handler
@@ -79,10 +78,10 @@ def test_watchdog_timer_binding_reads_its_schedule_with_the_default() -> None:
 
 def test_watchdog_schedule_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WATCHDOG_SCHEDULE", "0 */5 * * * *")
-    assert watchdog_module._schedule() == "0 */5 * * * *"
+    assert read_one("WATCHDOG_SCHEDULE") == "0 */5 * * * *"
     monkeypatch.setenv("WATCHDOG_SCHEDULE", "*/5 * * * *")
     with pytest.raises(ConfigError, match="WATCHDOG_SCHEDULE"):
-        watchdog_module._schedule()
+        read_one("WATCHDOG_SCHEDULE")
 
 
 def test_event_function_alerts_once_and_the_timer_publishes_what_time_settles(app_env) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import azure.functions as func
 
 from functions._ingest import record_body
-from shared.services.ingest import Outcome, StoreUnavailableError
+from shared.services.ingest import StoreUnavailableError, webhook_answer
 
 bp = func.Blueprint()
 
@@ -33,18 +33,4 @@ def action_group_alerts(req: func.HttpRequest) -> func.HttpResponse:
     except StoreUnavailableError as exc:
         logging.getLogger("patchwatch.events").error("outcome store unavailable: %s", exc)
         return _json(500, {"error": "the outcome store is unavailable; deliver again later"})
-    handshake = next((r.validation for r in results if r.validation), None)
-    if handshake is not None:  # an Event Grid webhook subscription being validated
-        return _json(200, {"validationResponse": handshake.validation_code})
-    rejected = [r for r in results if r.outcome is Outcome.REJECTED]
-    counts = {o.value: sum(r.outcome is o for r in results) for o in (Outcome.ACCEPTED, Outcome.DUPLICATE)}
-    if rejected:
-        return _json(
-            400,
-            {
-                "error": rejected[0].reason,
-                "rejected": [{"source": r.source, "reason": r.reason} for r in rejected],
-                **counts,
-            },
-        )
-    return _json(202, counts)
+    return _json(*webhook_answer(results))

@@ -213,16 +213,24 @@ def parse_install(body: Mapping[str, Any]) -> InstallResult:
     status = _get(body, "status")
     if not status:
         raise ValueError("installation result: 'status' is missing")
+    reboot_status = str(_get(body, "rebootStatus", "") or "")
+    return _install_result(body, str(status), started_key="startDateTime", reboot_status=reboot_status)
+
+
+def _install_result(
+    body: Mapping[str, Any], status: str, *, started_key: str, reboot_status: str = ""
+) -> InstallResult:
+    """What an installation result and an instance view's installation summary share."""
     return InstallResult(
-        status=str(status),
-        reboot_status=str(_get(body, "rebootStatus", "") or ""),
+        status=status,
+        reboot_status=reboot_status,
         maintenance_window_exceeded=bool(_get(body, "maintenanceWindowExceeded", False)),
         installed=_int(_get(body, "installedPatchCount")),
         failed=_int(_get(body, "failedPatchCount")),
         pending=_int(_get(body, "pendingPatchCount")),
         excluded=_int(_get(body, "excludedPatchCount")),
         not_selected=_int(_get(body, "notSelectedPatchCount")),
-        started_utc=parse_instant(_get(body, "startDateTime")),
+        started_utc=parse_instant(_get(body, started_key)),
         error=format_error(_get(body, "error")),
     )
 
@@ -232,14 +240,4 @@ def parse_installation_summary(summary: Mapping[str, Any]) -> InstallResult | No
     installation — a maintenance run's, say — did), or None when there is none."""
     if not summary or not _get(summary, "status"):
         return None
-    return InstallResult(
-        status=str(_get(summary, "status")),
-        maintenance_window_exceeded=bool(_get(summary, "maintenanceWindowExceeded", False)),
-        installed=_int(_get(summary, "installedPatchCount")),
-        failed=_int(_get(summary, "failedPatchCount")),
-        pending=_int(_get(summary, "pendingPatchCount")),
-        excluded=_int(_get(summary, "excludedPatchCount")),
-        not_selected=_int(_get(summary, "notSelectedPatchCount")),
-        started_utc=parse_instant(_get(summary, "startTime")),
-        error=format_error(_get(summary, "error")),
-    )
+    return _install_result(summary, str(_get(summary, "status")), started_key="startTime")

@@ -160,3 +160,18 @@ def ingest_payload(
         ingest_event(element, source=f"{source}#{i}", store=store, policy=policy, now=now)
         for i, element in enumerate(elements)
     ]
+
+
+def webhook_answer(results: list[IngestResult]) -> tuple[int, dict[str, Any]]:
+    """The HTTP answer to a posted body: 200 with the code for an Event Grid webhook
+    handshake, 400 with the reasons when anything was refused (the rest is still
+    recorded), 202 with the counts otherwise."""
+    handshake = next((r.validation for r in results if r.validation), None)
+    if handshake is not None:
+        return 200, {"validationResponse": handshake.validation_code}
+    rejected = [r for r in results if r.outcome is Outcome.REJECTED]
+    counts = {o.value: sum(r.outcome is o for r in results) for o in (Outcome.ACCEPTED, Outcome.DUPLICATE)}
+    if rejected:
+        reasons = [{"source": r.source, "reason": r.reason} for r in rejected]
+        return 400, {"error": rejected[0].reason, "rejected": reasons, **counts}
+    return 202, counts

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .calendar import CalendarPolicy, Cycle, CycleKind, YearMonth, cycle_at, cycle_for_month, format_utc
+from .events import MaintenanceResult, run_result
 from .schedule import MaintenanceSchedule, Window, chains
 
 # -- the model -------------------------------------------------------------------------
@@ -43,6 +44,8 @@ class AlertKind(enum.StrEnum):
     UNPLANNED_BASELINE_SUSPECTED = "unplanned-baseline-suspected"
     UNHEALTHY_AFTER_MAINTENANCE = "unhealthy-after-maintenance"
     UNEXPECTED_REBOOT = "unexpected-reboot"
+    MAINTENANCE_CANCELLED = "maintenance-cancelled"
+    MAINTENANCE_OUTCOME_UNKNOWN = "maintenance-outcome-unknown"
 
     @property
     def pascal(self) -> str:
@@ -78,6 +81,8 @@ SEVERITY: Mapping[AlertKind, Severity] = {
     AlertKind.UNPLANNED_BASELINE_SUSPECTED: Severity.WARNING,
     AlertKind.UNHEALTHY_AFTER_MAINTENANCE: Severity.CRITICAL,
     AlertKind.UNEXPECTED_REBOOT: Severity.WARNING,
+    AlertKind.MAINTENANCE_CANCELLED: Severity.WARNING,
+    AlertKind.MAINTENANCE_OUTCOME_UNKNOWN: Severity.WARNING,
 }
 
 # Kinds only the passing of time can settle (the watchdog evaluates them), and kinds an
@@ -326,8 +331,20 @@ class RunFacts:
     end_utc: datetime | None = None  # data.endDateTime: the end of its window
     pre_at: datetime | None = None  # when the pre-maintenance event was sent
     post_at: datetime | None = None
-    post_status: str | None = None  # raw; "Succeeded" is the only documented success
+    post_status: str | None = None  # raw, as the post event sent it (read with events.run_result)
     resource_ids: tuple[str, ...] = ()  # the run's VMs, when known
+    gate_cancelled: bool = False  # this app's pre-maintenance gate cancelled the run
+    subscriptions: tuple[str, ...] | None = None  # resourceSubscriptionIds (None: not known)
+
+    @property
+    def empty_scope(self) -> bool:
+        """The events named no subscription: a dynamic scope that matched no machine."""
+        return self.subscriptions is not None and not self.subscriptions
+
+    def result(self, now: datetime) -> MaintenanceResult | None:
+        """The post event's outcome as known at ``now`` (None: no post event yet)."""
+        _, post = self.seen_at(now)
+        return None if post is None else run_result(self.post_status or "")
 
     def seen_at(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         """(pre, post) as known at ``now``."""
@@ -485,18 +502,26 @@ def _name(resource_id: str) -> str:
 
 
 def patch_failed(runs: Iterable[RunFacts], vms: Iterable[VmCycleFacts], now: datetime) -> list[Verdict]:
-    """A post-maintenance event reporting anything but success (per run), or an assessment or
-    installation that failed (per VM and cycle) and was not followed by a success."""
+    """A post-maintenance event whose status means failure (``Failed``; see
+    :data:`shared.domain.events.RUN_RESULTS`) per run, or an assessment or installation that
+    failed (per VM and cycle) and was not followed by a success. Success, a cancellation, a
+    run not finished and an unknown status all clear it (the last two have their own kinds)."""
     out: list[Verdict] = []
     for run in runs:
         _, post = run.seen_at(now)
-        if post is None:
+        result = run.result(now)
+        if post is None or result is None:
             continue
         key = AlertKey(AlertKind.PATCH_FAILED, run.configuration_id, run.run_id)
         status = run.post_status or ""
-        if status.strip().lower() == "succeeded":
+        if result is not MaintenanceResult.FAILED:
             out.append(
-                Verdict(key, False, f"maintenance run {_name(run.run_id)} of {_name(run.configuration_id)} succeeded")
+                Verdict(
+                    key,
+                    False,
+                    f"maintenance run {_name(run.run_id)} of {_name(run.configuration_id)} ended with status "
+                    f"{status!r} ({result.value}), not a failure",
+                )
             )
         else:
             out.append(
@@ -526,6 +551,50 @@ def patch_failed(runs: Iterable[RunFacts], vms: Iterable[VmCycleFacts], now: dat
             out.append(
                 Verdict(key, False, f"{_name(vm.vm_id)} in cycle {vm.cycle_id}: no failure in its latest result")
             )
+    return out
+
+
+def maintenance_run_outcome(runs: Iterable[RunFacts], now: datetime) -> list[Verdict]:
+    """What a post event says beyond success or failure, per run: a cancellation this app's
+    gate did not make (``maintenance-cancelled``: someone else cancelled the run, so its
+    machines were not patched), or a status no published source lists
+    (``maintenance-outcome-unknown``, the raw value quoted). Both warnings; a later fact
+    (the gate's record, another status) clears them."""
+    out: list[Verdict] = []
+    for run in runs:
+        result = run.result(now)
+        if result is None:
+            continue
+        name, cfg, status = _name(run.run_id), _name(run.configuration_id), run.post_status or ""
+        cancelled = AlertKey(AlertKind.MAINTENANCE_CANCELLED, run.configuration_id, run.run_id)
+        unknown = AlertKey(AlertKind.MAINTENANCE_OUTCOME_UNKNOWN, run.configuration_id, run.run_id)
+        if result is MaintenanceResult.CANCELLED and not run.gate_cancelled:
+            out.append(
+                Verdict(
+                    cancelled,
+                    True,
+                    f"maintenance run {name} of {cfg} was cancelled (status {status!r}) and not by this app's "
+                    "gate: its machines were not patched in this window",
+                    run.post_at,
+                    {"status": status, "run_id": run.run_id},
+                )
+            )
+        else:
+            why = "cancelled by this app's gate" if run.gate_cancelled else f"ended with status {status!r}"
+            out.append(Verdict(cancelled, False, f"maintenance run {name} {why}"))
+        if result is MaintenanceResult.UNKNOWN:
+            out.append(
+                Verdict(
+                    unknown,
+                    True,
+                    f"maintenance run {name} of {cfg} ended with status {status!r}, a value no published source "
+                    "lists: its outcome is unknown (check the run in Update Manager's history)",
+                    run.post_at,
+                    {"status": status, "run_id": run.run_id},
+                )
+            )
+        else:
+            out.append(Verdict(unknown, False, f"maintenance run {name} ended with status {status!r}"))
     return out
 
 
@@ -616,8 +685,9 @@ def maintenance_overran(
     policy: AlertPolicy,
     now: datetime,
 ) -> list[Verdict]:
-    """A run with a pre event and no post event by its end plus the grace; a SQL notice not
-    Complete by the end of the chain of windows it may span plus the grace."""
+    """A run with a pre event and no post event by its end plus the grace (not a run this
+    app's gate cancelled, nor one whose scope matched no machine); a SQL notice confirmed
+    started and not Complete by the end of the chain of windows it may span plus the grace."""
     out: list[Verdict] = []
     grace = policy.maintenance_grace
     for run in runs:
@@ -627,7 +697,11 @@ def maintenance_overran(
         key = AlertKey(AlertKind.MAINTENANCE_OVERRAN, run.configuration_id, run.run_id)
         due = run.end_utc + grace
         if post is not None:
-            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} completed at {_utc(post)}"))
+            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} reported back at {_utc(post)}"))
+        elif run.gate_cancelled:
+            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} was cancelled by this app's gate"))
+        elif run.empty_scope:
+            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} had no machine in scope"))
         elif now >= due:
             out.append(
                 Verdict(
@@ -932,6 +1006,8 @@ def maintenance_activities(
         start = run.start_utc or pre
         if start is None or (post is None and (run.end_utc is None or run.end_utc > now)):
             continue
+        if run.gate_cancelled or run.result(now) is MaintenanceResult.CANCELLED:
+            continue  # no maintenance happened
         end = post if post is not None else run.end_utc
         assert end is not None
         out.extend(Activity(rid, run.run_id, start, max(end, start)) for rid in run.resource_ids)
@@ -1125,6 +1201,8 @@ def evaluate(
     verdicts: list[Verdict] = []
     if AlertKind.PATCH_FAILED in wanted:
         verdicts += patch_failed(facts.runs, facts.vms, now)
+    if {AlertKind.MAINTENANCE_CANCELLED, AlertKind.MAINTENANCE_OUTCOME_UNKNOWN} & wanted:
+        verdicts += [v for v in maintenance_run_outcome(facts.runs, now) if v.key.kind in wanted]
     if AlertKind.VM_NOT_ASSESSABLE in wanted:
         verdicts += vm_not_assessable(facts.vms, policy, now)
     if AlertKind.MAINTENANCE_OVERRAN in wanted:

@@ -189,9 +189,16 @@ class RunMark:
 
     @property
     def label(self) -> str:
-        words = {RunStatus.SUCCEEDED: "succeeded", RunStatus.FAILED: "failed", RunStatus.SCHEDULED: "no post event"}
+        words = {
+            RunStatus.SUCCEEDED: "succeeded",
+            RunStatus.FAILED: "failed",
+            RunStatus.SCHEDULED: "no post event",
+            RunStatus.IN_PROGRESS: "not finished",
+            RunStatus.CANCELLED: "cancelled",
+            RunStatus.UNKNOWN: "unknown outcome",
+        }
         text = words[self.status]
-        if self.status is RunStatus.FAILED and self.status_raw and self.status_raw.lower() != "failed":
+        if self.status is not RunStatus.SCHEDULED and self.status_raw and self.status_raw.lower() != text:
             text += f" ({self.status_raw})"
         return text
 
@@ -713,7 +720,9 @@ def _summary(
         not_assessable=standings[Standing.NOT_ASSESSABLE],
         awaiting=standings[Standing.AWAITING],
         runs={
-            s.value: run_counts.get(s.value, 0) for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED)
+            s.value: run_counts.get(s.value, 0)
+            for s in RunStatus
+            if s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED) or run_counts.get(s.value)
         },
         runs_overran=sum(1 for r in runs if inputs.overran(r)),
         dips=sum(len(v) for v in dips.values()),

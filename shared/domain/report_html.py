@@ -51,6 +51,9 @@ RUN_STYLE = {
     RunStatus.SUCCEEDED: (BLUE, "✓"),
     RunStatus.FAILED: (VERMILLION, "✗"),
     RunStatus.SCHEDULED: (GREY, "?"),
+    RunStatus.IN_PROGRESS: (GREY, "…"),
+    RunStatus.CANCELLED: (GREY, "⊘"),
+    RunStatus.UNKNOWN: (YELLOW, "?"),
 }
 SEVERITY_STYLE = {  # fill, text colour: dark to light as severity falls, so it reads without colour too
     Severity.CRITICAL: (BLACK, "#FFFFFF"),

@@ -79,10 +79,70 @@ def test_patch_failed_on_a_post_event_that_is_not_success() -> None:
     assert v[0].details["status"] == "Failed"
 
 
-def test_undocumented_post_status_is_a_failure_and_keeps_the_raw_value() -> None:
+RUN_KINDS = [
+    AlertKind.PATCH_FAILED,
+    AlertKind.MAINTENANCE_CANCELLED,
+    AlertKind.MAINTENANCE_OUTCOME_UNKNOWN,
+    AlertKind.MAINTENANCE_OVERRAN,
+]
+
+
+def run_alerts(r: RunFacts, now: str) -> set[str]:
+    """The run alert kinds firing at ``now``."""
+    return {v.key.kind.value for v in evaluate(Facts(runs=(r,)), POLICY, t(now), RUN_KINDS) if v.firing}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        # every value of UpdateStatus (Maintenance models.tsp), the docs' "Succeeded", other spellings
+        ("Succeeded", set()),
+        ("Completed", set()),
+        ("NoUpdatesPending", set()),
+        ("Pending", set()),
+        ("InProgress", set()),
+        ("RetryNow", set()),
+        ("RetryLater", set()),
+        ("Failed", {"patch-failed"}),
+        ("RetryFailed", {"patch-failed"}),
+        ("TimedOut", {"patch-failed"}),
+        ("Cancel", {"maintenance-cancelled"}),
+        ("Cancelled", {"maintenance-cancelled"}),
+        ("Canceled", {"maintenance-cancelled"}),
+        ("cancelled", {"maintenance-cancelled"}),
+        ("PartialSuccess", {"maintenance-outcome-unknown"}),
+    ],
+)
+def test_each_post_status_raises_what_it_means(status: str, expected: set[str]) -> None:
+    r = run(*APRIL_RUN, post="2026-04-18T01:10:00Z", status=status)
+    assert run_alerts(r, "2026-04-18T06:00:00Z") == expected  # well past the window's end and grace
+    severities = {v.severity.value for v in evaluate(Facts(runs=(r,)), POLICY, t("2026-04-18T06:00:00Z")) if v.firing}
+    assert severities <= ({"error"} if "patch-failed" in expected else {"warning"})
+
+
+def test_an_unknown_status_is_quoted_verbatim() -> None:
     facts = Facts(runs=(run(*APRIL_RUN, post="2026-04-18T01:10:00Z", status="PartialSuccess"),))
-    (v,) = evaluate(facts, POLICY, t("2026-04-18T02:00:00Z"), [AlertKind.PATCH_FAILED])
-    assert v.firing and "PartialSuccess" in v.message
+    (v,) = evaluate(facts, POLICY, t("2026-04-18T02:00:00Z"), [AlertKind.MAINTENANCE_OUTCOME_UNKNOWN])
+    assert v.firing and "'PartialSuccess'" in v.message and v.severity.value == "warning"
+
+
+def test_a_run_the_gate_cancelled_raises_nothing_with_or_without_a_post_event() -> None:
+    gated_post = run(*APRIL_RUN, post="2026-04-18T00:05:00Z", status="Cancelled", gate_cancelled=True)
+    assert run_alerts(gated_post, "2026-04-18T06:00:00Z") == set()
+    gated_silent = run(*APRIL_RUN, gate_cancelled=True)  # no post event ever came
+    assert run_alerts(gated_silent, "2026-04-18T06:00:00Z") == set()
+    assert verdicts(Facts(runs=(gated_silent,)), "2026-04-18T06:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == {
+        f"{CFG}|{gated_silent.run_id}": False
+    }
+    # the same silence without the gate's record is an overrun
+    assert run_alerts(run(*APRIL_RUN), "2026-04-18T06:00:00Z") == {"maintenance-overran"}
+
+
+def test_a_run_whose_scope_matched_no_machine_never_overruns() -> None:
+    empty = run(*APRIL_RUN, subscriptions=())
+    assert run_alerts(empty, "2026-04-18T06:00:00Z") == set()
+    unknown_scope = run(*APRIL_RUN, subscriptions=None)
+    assert run_alerts(unknown_scope, "2026-04-18T06:00:00Z") == {"maintenance-overran"}
 
 
 def test_succeeded_post_is_clear_and_a_future_post_is_not_seen_yet() -> None:

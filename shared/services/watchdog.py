@@ -257,7 +257,7 @@ def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogR
         hotpatch_vms=tuple(sorted({v.vm_id for v in vms if v.hotpatch})),
     )
     if deps.heartbeats is not None:
-        acts = [a for a in maintenance_activities(runs, (), now) if a.end >= now - HEARTBEAT_HORIZON]
+        acts = [a for a in maintenance_activities(runs, (), now) if a.happened and a.end >= now - HEARTBEAT_HORIZON]
         vm_ids = sorted({a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()})
         if vm_ids:
             start = min(a.start for a in acts) - timedelta(days=1)

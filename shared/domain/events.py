@@ -65,6 +65,11 @@ class DecodeError(ValueError):
         self.problem = problem
 
 
+class SyntheticSignalError(DecodeError):
+    """A test signal (an action group's test action), not a real one: it is recorded as
+    synthetic and acknowledged, and never alerts nor changes any resource's health."""
+
+
 class Schema(enum.StrEnum):
     EVENT_GRID = "eventgrid"
     CLOUD_EVENTS = "cloudevents"
@@ -818,6 +823,7 @@ def _decode_common_alert(env: _Obj, allowed: frozenset[str]) -> DomainEvent:
         raise DecodeError(env.at("schemaId"), f"{_short(schema_id)} is not {COMMON_ALERT_SCHEMA_ID}")
     data = env.obj("data")
     essentials, context = data.obj("essentials"), data.obj("alertContext")
+    _refuse_synthetic(essentials, context)
     service = essentials.text("monitoringService")
     kind = service.replace(" ", "").lower()
     if kind == "servicehealth":
@@ -828,6 +834,31 @@ def _decode_common_alert(env: _Obj, allowed: frozenset[str]) -> DomainEvent:
         essentials.at("monitoringService"),
         f"{_short(service)} alerts are not handled (only ServiceHealth planned maintenance and Resource Health)",
     )
+
+
+# The action group's test action names its rule "test-<Kind>AlertRule" and Service Health's
+# marks itself "IsSynthetic": "True" (the published test-action samples, credited in
+# tests/fixtures/published/README.md: learn.microsoft.com/azure/azure-monitor/alerts/
+# alerts-common-schema-test-action-definitions).
+_TEST_RULE = re.compile(r"^test-\w*AlertRule$", re.I)
+
+
+def _refuse_synthetic(essentials: _Obj, context: _Obj) -> None:
+    props = context.value.get(next((k for k in context.value if str(k).lower() == "properties"), ""), None)
+    places = [essentials, context]
+    if isinstance(props, dict):
+        places.append(_Obj(props, context.at("properties")))
+    for obj in places:
+        flag = obj.get("IsSynthetic")
+        if flag is True or (isinstance(flag, str) and flag.strip().lower() == "true"):
+            raise SyntheticSignalError(
+                obj.at("IsSynthetic"), "a synthetic test alert (IsSynthetic): recorded, not acted on"
+            )
+    rule = essentials.get("alertRule")
+    if isinstance(rule, str) and _TEST_RULE.match(rule.strip()):
+        raise SyntheticSignalError(
+            essentials.at("alertRule"), f"{_short(rule)} is an action group test action: recorded, not acted on"
+        )
 
 
 def _alert_subscriptions(essentials: _Obj) -> tuple[str, ...]:

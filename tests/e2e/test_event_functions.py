@@ -13,6 +13,7 @@ from shared.adapters.outcome_store import TableOutcomeStore
 from shared.domain.events import Availability
 from shared.domain.outcomes import RunStatus, StoreUnavailableError
 from tests.support import app as app_support
+from tests.support.alert_events import real_alert
 from tests.support.azurite import free_port
 from tests.support.events import app_settings, one, post, published, sample, store_for, trigger_event
 
@@ -106,7 +107,7 @@ def test_alerts_answer_202_and_a_redelivery_is_a_duplicate(store: TableOutcomeSt
     again = handler(post(sample("15-sql-notice-R3KT-planned.redelivered.alert.json")))
     assert again.status_code == 202
     assert json.loads(again.get_body()) == {"accepted": 0, "duplicate": 1}
-    rh = handler(post(published("events/azure-monitor-common-alert.resourcehealth.test-action.json")))
+    rh = handler(post(real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json"))))
     assert rh.status_code == 202
     notice = store.get_notice("R3KT-9W0")
     assert notice is not None and [s.value for s, _ in notice.stages] == ["Planned"]
@@ -118,7 +119,9 @@ def test_alerts_answer_202_and_a_redelivery_is_a_duplicate(store: TableOutcomeSt
         (b"<html>not json</html>", "payload: not JSON"),
         (b"", "payload: empty body"),
         (
-            json.dumps(published("events/azure-monitor-common-alert.servicehealth-incident.test-action.json")).encode(),
+            json.dumps(
+                real_alert(published("events/azure-monitor-common-alert.servicehealth-incident.test-action.json"))
+            ).encode(),
             "not a planned-maintenance notice",
         ),
         (

@@ -25,10 +25,12 @@ from shared.domain.events import (
     Schema,
     SqlMaintenanceNotice,
     SubscriptionValidation,
+    SyntheticSignalError,
     decode_event,
     event_from_record,
     parse_payload,
 )
+from tests.support.alert_events import real_alert
 from tests.support.events import one, published, sample
 
 PRE_EG = "events/maintenance-pre-event.eventgrid.json"
@@ -219,7 +221,7 @@ def test_health_events_arrive_as_cloudevents_too() -> None:
 
 
 def test_published_resource_health_alert_decodes() -> None:
-    event = decode_event(published("events/azure-monitor-common-alert.resourcehealth.test-action.json"))
+    event = decode_event(real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json")))
     assert isinstance(event, ResourceHealthAlert)
     assert event.event_id == "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
     assert event.availability is Availability.UNAVAILABLE
@@ -316,9 +318,35 @@ def test_a_decoded_event_survives_its_record_form() -> None:
         one(published(PRE_EG)),
         one(published(POST_EG)),
         sample("06-health-web-01-rebooted.eventgrid.json")[1],
-        published("events/azure-monitor-common-alert.resourcehealth.test-action.json"),
+        real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json")),
         sample("23-sql-notice-7LQ2-planned.alert.json"),
     ):
         event = decode_event(body)
         assert not isinstance(event, SubscriptionValidation)
         assert event_from_record(event.to_record()) == event
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "events/azure-monitor-common-alert.resourcehealth.test-action.json",
+        "events/azure-monitor-common-alert.servicehealth-incident.test-action.json",
+    ],
+)
+def test_the_published_test_actions_are_synthetic_signals(name: str) -> None:
+    """An action group's test button sends these (published test-action samples): recorded as
+    synthetic, never a fact that alerts or changes health."""
+    with pytest.raises(SyntheticSignalError) as err:
+        decode_event(published(name))
+    assert "recorded, not acted on" in err.value.problem
+
+
+@pytest.mark.parametrize("flag", ["True", "true", True])
+def test_is_synthetic_on_a_maintenance_notice_makes_it_a_test(flag: object) -> None:
+    body = _notice()
+    body["data"]["alertContext"]["properties"]["IsSynthetic"] = flag
+    with pytest.raises(SyntheticSignalError) as err:
+        decode_event(body)
+    assert err.value.field == "data.alertContext.properties.IsSynthetic"
+    body["data"]["alertContext"]["properties"]["IsSynthetic"] = "False"
+    assert isinstance(decode_event(body), SqlMaintenanceNotice)

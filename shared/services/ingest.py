@@ -179,6 +179,8 @@ def webhook_answer(results: list[IngestResult]) -> tuple[int, dict[str, Any]]:
         return 200, {"validationResponse": handshake.validation_code}
     rejected = [r for r in results if r.outcome is Outcome.REJECTED]
     counts = {o.value: sum(r.outcome is o for r in results) for o in (Outcome.ACCEPTED, Outcome.DUPLICATE)}
+    if synthetic := sum(r.outcome is Outcome.SYNTHETIC for r in results):
+        counts[Outcome.SYNTHETIC.value] = synthetic  # test actions: acknowledged, never acted on
     if rejected:
         reasons = [{"source": r.source, "reason": r.reason} for r in rejected]
         return 400, {"error": rejected[0].reason, "rejected": reasons, **counts}

@@ -374,7 +374,9 @@ def alert_after_event(deps: Alerting, event: Any, policy: AlertPolicy, *, now: d
     facts = _event_facts(deps, event, policy, now, report)
     if facts is None:
         return report
-    verdicts = evaluate(facts, policy, now, EVENT_SETTLED | {AlertKind.MAINTENANCE_OVERRAN})
+    verdicts = evaluate(
+        facts, policy, now, EVENT_SETTLED | {AlertKind.MAINTENANCE_OVERRAN, AlertKind.MAINTENANCE_UNCONFIRMED}
+    )
     # With one run in view, "no run in this window" is not known: only the window this run
     # fills can be settled (cleared) here.
     verdicts += [v for v in evaluate(facts, policy, now, [AlertKind.MAINTENANCE_WINDOW_MISSED]) if not v.firing]

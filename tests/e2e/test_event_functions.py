@@ -175,3 +175,30 @@ def test_a_store_fault_is_a_500_for_alerts_and_raises_for_event_grid(
             deliver("maintenance_events", sample("04-web-sat-pre.eventgrid.json"))
         with pytest.raises(StoreUnavailableError):  # a malformed event is not acknowledged unrecorded either
             deliver("maintenance_events", sample("13-malformed-post-without-status.eventgrid.json"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "events/azure-monitor-common-alert.resourcehealth.test-action.json",
+        "events/azure-monitor-common-alert.servicehealth-incident.test-action.json",
+    ],
+)
+def test_an_action_group_test_action_is_recorded_as_synthetic_and_changes_nothing(
+    store: TableOutcomeStore, name: str
+) -> None:
+    """The action group's test button (published test-action samples): acknowledged, recorded
+    as synthetic with why, never a health signal, a notice or an alert."""
+    response = app_support.handler("action_group_alerts")(post(published(name)))
+    assert response.status_code == 202
+    assert json.loads(response.get_body()) == {"accepted": 0, "duplicate": 0, "synthetic": 1}
+    rows = store.snapshot()
+    assert [k for k, v in rows.items() if v and k != "rejections"] == []  # no fact of any kind
+    (recorded,) = rows["rejections"]
+    assert "recorded, not acted on" in recorded["Problem"]
+    assert (
+        store.resource_health(
+            "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/test-RG/providers/microsoft.compute/virtualmachines/test-VM"
+        )
+        is None
+    )

@@ -737,7 +737,7 @@ def _summary(
         awaiting=standings[Standing.AWAITING],
         runs={
             s.value: run_counts.get(s.value, 0)
-            for s in RunStatus
+            for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED, *RunStatus)
             if s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED) or run_counts.get(s.value)
         },
         runs_overran=sum(1 for r in runs if inputs.overran(r)),

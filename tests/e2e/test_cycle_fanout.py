@@ -99,13 +99,23 @@ def test_a_vm_deallocated_after_discovery_is_counted_not_assessable(
     assert state["findings"] == {"vm-not-assessable": 1}
 
 
+LCU = "Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems"
+DOTNET = "Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for Microsoft server operating system version 21H2"
+
+
 def test_hotpatch_findings_come_out_of_the_results(
     monkeypatch: pytest.MonkeyPatch, storage_connection: str, unique_prefix: str
 ) -> None:
     fleet = [
         SimVm("calm", patches=[SimPatch("5031001", "Security", "NeverReboots", "2026-05-12T00:00:00Z")]),
-        SimVm("rebooter", patches=[SimPatch("5031002", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z")]),
-        SimVm("laggard", patches=[SimPatch("5027001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z")]),
+        SimVm(
+            "rebooter", patches=[SimPatch("5031002", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z", LCU)]
+        ),
+        SimVm(
+            "laggard", patches=[SimPatch("5027001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z", LCU)]
+        ),
+        # a reboot-requiring .NET update in a hotpatch month: an expected reboot, no finding
+        SimVm("dotnet", patches=[SimPatch("5031110", "Security", "CanRequestReboot", "2026-05-12T00:00:00Z", DOTNET)]),
         SimVm(
             "classic",
             hotpatch=False,

@@ -208,11 +208,11 @@ CASES: list[tuple[str, Callable[[], bytes], str, str]] = [
         "data.resourceSubscriptionIds",
         "expected an array, got a string",
     ),
-    (
-        "subscriptions-empty",
-        lambda: edit(pre, _set("data.resourceSubscriptionIds", [])),
-        "data.resourceSubscriptionIds",
-        "must not be empty",
+    (  # an empty list is valid (a dynamic scope that matched nothing); an empty id is not
+        "subscription-empty-text",
+        lambda: edit(pre, _set("data.resourceSubscriptionIds", [" "])),
+        "data.resourceSubscriptionIds[0]",
+        "expected a non-empty string, got a string",
     ),
     (
         "subscription-not-text",

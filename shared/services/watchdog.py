@@ -47,6 +47,7 @@ from shared.domain.alerts import (
     mentions_reboot,
 )
 from shared.domain.calendar import cycle_at
+from shared.domain.events import MaintenanceResult, run_result
 from shared.domain.outcomes import notice_resources
 from shared.services.schedules import ScheduleSource, refresh_schedules
 
@@ -217,7 +218,7 @@ def _gated(deps: Alerting, run: Any) -> bool:
     a run with no post event, or one that reports a cancellation)."""
     if deps.cycles is None or not run.pre_seen:
         return False
-    if run.post_seen and (run.status_raw or "").strip().lower() not in ("cancel", "cancelled", "canceled"):
+    if run.post_seen and run_result(run.status_raw or "") is not MaintenanceResult.CANCELLED:
         return False
     return deps.cycles.gate_cancelled(run.correlation_id)
 

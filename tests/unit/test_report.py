@@ -194,7 +194,7 @@ def test_a_cycle_with_nothing_recorded_still_renders_and_says_so() -> None:
     empty = build_report(replace(inputs(), runs=[], health=[], notices=[], vms=[], alerts=[]))
     assert empty.groups == ()
     page = render_html(empty)
-    assert "Nothing was recorded for this cycle" in page
+    assert f"Nothing recorded for {empty.cycle.id}" in page
     assert "No maintenance run and no SQL maintenance notice recorded in this cycle." in page
     assert "Nothing needs attention" in page
     assert empty.cycle == CYCLE and empty.now == NOW

@@ -7,7 +7,6 @@ the configured credentials, and writes nothing anywhere.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from typing import Any
 
@@ -28,8 +27,7 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
     try:
         vms = arm.discover(scope)
     except ArmError as exc:
-        print(f"error: fleet discovery failed: {exc.reason}", file=sys.stderr)
-        return 2
+        raise ArmError(f"fleet discovery failed: {exc.reason}", status=exc.status) from exc
     finally:
         arm.close()
     plans = [expectation(vm, cycle) for vm in vms]

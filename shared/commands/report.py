@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from shared.commands import print_json, print_table
-from shared.commands.replay import EXIT_STORE_UNREACHABLE, instant_arg
+from shared.commands.replay import instant_arg
 from shared.config import Settings, load_settings
 from shared.domain.calendar import YearMonth, cycle_at
-from shared.domain.outcomes import StoreUnavailableError
 from shared.domain.report import ComplianceReport
 from shared.domain.report_html import fmt, groups_text, render_html
 from shared.runtime import load_report
@@ -128,15 +126,7 @@ def demo_report(store: Any, cfg: Settings, now: datetime) -> Path:
 def run(args: argparse.Namespace) -> int:
     cfg = load_settings()
     now = args.now or datetime.now(UTC)
-    try:
-        report = load_report(cfg, args.cycle, now)
-    except StoreUnavailableError as exc:
-        print(
-            f"error: {exc}\nStart Azurite (`npm run azurite`) or point AzureWebJobsStorage / OUTCOMES_STORAGE "
-            "at a reachable storage account.",
-            file=sys.stderr,
-        )
-        return EXIT_STORE_UNREACHABLE
+    report = load_report(cfg, args.cycle, now)  # StoreUnavailableError: the CLI's error path (exit 3)
     written = write_html(report, args.html) if args.html else None
     if args.json:
         print_json({**report.to_json(), "html": str(written) if written else None})

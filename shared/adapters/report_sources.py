@@ -139,7 +139,12 @@ class Placements(_Tables):
 
     def sql_resources(self) -> list[SqlResource]:
         return [
-            SqlResource(str(row["ResourceId"]), str(row.get("Location") or ""), str(row.get("Kind") or ""))
+            SqlResource(
+                str(row["ResourceId"]),
+                str(row.get("Location") or ""),
+                str(row.get("Kind") or ""),
+                str(row.get("ConfigurationId") or ""),
+            )
             for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"})
             if row.get("ResourceId")
         ]

@@ -85,7 +85,7 @@ def print_summary(report: ComplianceReport) -> None:
         ]
     rows += [
         ("maintenance runs", sum(s.runs.values()), ", ".join(f"{n} {k}" for k, n in s.runs.items())),
-        ("runs that overran", s.runs_overran, "post event after the window's end"),
+        ("runs that overran", s.runs_overran, "post event after the window's end plus the grace, or none by then"),
         ("health dips", s.dips, f"on {s.resources_with_dips} resource(s)"),
         ("SQL maintenance notices", s.notices, ""),
     ]

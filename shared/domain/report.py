@@ -146,6 +146,7 @@ class SqlResource:
     resource_id: str
     location: str
     kind: str  # database | managed_instance
+    configuration_id: str = ""  # its maintenance configuration (empty: the system default, SQL_Default)
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ class Lane:
     annotations: tuple[Annotation, ...] = ()
     alerts: tuple[AlertMark, ...] = ()
     runs: tuple[RunMark, ...] = ()  # a maintenance configuration's own runs
+    windows: tuple[tuple[datetime, datetime], ...] = ()  # a SQL resource's own maintenance windows (UTC)
 
     @property
     def name(self) -> str:
@@ -644,6 +646,7 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
         for key, names in by_group.items():
             groups[key].notices.append(notice_mark(names))
 
+    sql_windows = {r.resource_id.lower(): _sql_windows(r, start, end) for r in inputs.sql_resources}
     timelines = []
     for g in groups.values():
         lanes = []
@@ -658,6 +661,7 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
                     tuple(annotations.get(rid, ())),
                     tuple(sorted(alerts.get(rid, ()), key=lambda a: (a.opened, a.kind))),
                     tuple(r for r in all_runs if r_config[r.correlation_id] == rid),
+                    sql_windows.get(rid, ()),
                 )
             )
         lanes.sort(key=lambda lane: (-lane.score, lane.name.lower(), lane.resource_id.lower()))
@@ -686,6 +690,20 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
         groups=tuple(timelines),
         notes=tuple(inputs.notes),
     )
+
+
+def _sql_windows(resource: SqlResource, start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], ...]:
+    """The windows a SQL resource's maintenance configuration allows in [start, end) (UTC):
+    the catalog's schedule of its configuration, local to its region; none when that is unknown."""
+    from shared.domain.schedule import ScheduleError
+    from shared.domain.sql_catalog import DEFAULT_CONFIGURATION, catalog_schedule
+
+    name = resource.configuration_id.rstrip("/").rsplit("/", 1)[-1] or DEFAULT_CONFIGURATION
+    try:
+        schedule = catalog_schedule(name, resource.location)
+    except (ScheduleError, ValueError):
+        return ()
+    return tuple((w.start_utc, w.end_utc) for w in schedule.windows_between(start, end))
 
 
 def _summary(

@@ -513,15 +513,29 @@ def timeline_svg(group: GroupTimeline, report: ComplianceReport) -> str:
         canvas.note(f"+ {sum(group.quiet.values())} more resources not drawn: {counts}")
     if not group.lanes:
         canvas.note("No resource of this group has a result, a health signal or an alert in this cycle.")
-    # Windows that concern the group, as bands behind its resources (known runs solid, inferred dashed).
+    # Windows, as bands behind the lanes they concern: a run's on its machines' lanes (a run whose
+    # machines are not known, dashed, on the group's virtual machines); a SQL resource's own windows
+    # (its maintenance configuration) on its lane only.
     for run in group.runs:
         x, w = canvas.scale.bar(run.window_start, run.window_end, 4)
         dash = ' stroke-dasharray="3 3"' if run.inferred else ""
-        canvas.back.append(
-            f'<g class="pw-band">{_title(_run_tip(run))}<rect x="{x}" y="{lanes_top}" width="{w}" '
-            f'height="{canvas.y - lanes_top}" fill="url(#pw-hatch-window)" opacity="0.85" stroke="{BLUE}" '
-            f'stroke-width="0.8"{dash}/></g>'
-        )
+        for i, lane in enumerate(group.lanes):
+            if lane.name in run.machines or (
+                run.inferred and "/microsoft.compute/virtualmachines/" in lane.resource_id.lower()
+            ):
+                canvas.back.append(
+                    f'<g class="pw-band" data-lane="{esc(lane.name)}">{_title(_run_tip(run))}<rect x="{x}" '
+                    f'y="{lanes_top + i * LANE_H}" width="{w}" height="{LANE_H}" fill="url(#pw-hatch-window)" '
+                    f'opacity="0.85" stroke="{BLUE}" stroke-width="0.8"{dash}/></g>'
+                )
+    for i, lane in enumerate(group.lanes):
+        for start, end in lane.windows:
+            x, w = canvas.scale.bar(start, end, 2)
+            canvas.back.append(
+                f'<g class="pw-sql-window" data-lane="{esc(lane.name)}">{_title(f"maintenance window {fmt_span(start, end)}")}'
+                f'<rect x="{x}" y="{lanes_top + i * LANE_H}" width="{w}" height="{LANE_H}" fill="#EFE3EC" '
+                f'stroke="{PURPLE}" stroke-width="0.8"/></g>'
+            )
     for notice in group.notices:  # on the lanes of the SQL resources it may concern
         x, w = canvas.scale.bar(notice.start, _notice_end(notice), 4)
         for i, lane in enumerate(group.lanes):
@@ -774,7 +788,12 @@ def summary_html(report: ComplianceReport) -> str:
         _count_row("✓ succeeded", s.runs.get("succeeded", 0)),
         _count_row("✗ failed", s.runs.get("failed", 0), "", "bad" if s.runs.get("failed") else ""),
         _count_row("? no post event", s.runs.get("scheduled", 0), "running, or the post event never came"),
-        _count_row("overran the window", s.runs_overran, "", "bad" if s.runs_overran else ""),
+        _count_row(
+            "overran the window",
+            s.runs_overran,
+            "post event later than the window's end plus the grace, or none by then",
+            "bad" if s.runs_overran else "",
+        ),
         _count_row("Health dips", s.dips, f"on {s.resources_with_dips} resource(s)", "warn" if s.dips else ""),
         _count_row("SQL maintenance notices", s.notices),
     ]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
 
 
 def print_json(value: object) -> None:
@@ -31,3 +35,19 @@ def print_table(
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def progress(items: Sequence[T], label: str, *, stream: TextIO | None = None, every: int = 1) -> Iterator[T]:
+    """Yield ``items``, counting them on stderr (``label: n/total``, one line rewritten in
+    place) when stderr is a terminal; silent otherwise, so pipes, files and ``--json`` stay clean."""
+    out = sys.stderr if stream is None else stream
+    shown = out.isatty()
+    total = len(items)
+    for n, item in enumerate(items, 1):
+        if shown and (n % every == 0 or n == total):
+            out.write(f"\r{label}: {n}/{total}")
+            out.flush()
+        yield item
+    if shown and total:
+        out.write("\r" + " " * (len(label) + 2 * len(str(total)) + 3) + "\r")
+        out.flush()

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.commands import print_json, print_table
+from shared.commands import print_json, print_table, progress
 from shared.config import Settings, load_settings
 from shared.domain.events import (
     DomainEvent,
@@ -117,7 +117,7 @@ class Replay:
 def replay_files(files: Sequence[Path], *, store: EventStore, policy: IngestPolicy, now: datetime) -> Replay:
     """Record every event of every file, in order. Raises StoreUnavailableError."""
     results: list[IngestResult] = []
-    for path in files:
+    for path in progress(files, "replaying files", every=10):
         results.extend(ingest_payload(path.read_bytes(), source=str(path), store=store, policy=policy, now=now))
     return Replay(results)
 

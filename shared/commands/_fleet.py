@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from shared.commands import print_json, print_table
-from shared.config import Settings
+from shared.config import ConfigError, Settings
 from shared.domain.calendar import Cycle
 from shared.domain.fleet import expectation
 
@@ -20,6 +20,8 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
     from shared.adapters.arm import ArmAdapter
     from shared.services.ports import ArmError, FleetScope
 
+    if not cfg["TARGET_SUBSCRIPTION_IDS"]:
+        raise ConfigError("no subscriptions in scope: set TARGET_SUBSCRIPTION_IDS (comma-separated subscription ids)")
     scope = FleetScope(
         tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])), tuple(cfg["TARGET_RESOURCE_GROUPS"]), cfg["TARGET_TAG"]
     )

@@ -172,8 +172,14 @@ def explore(demo: DemoStore, cfg: Settings, now: datetime, month: str) -> None:
     print("\n== Explore what the demo stored ==")
     lines = []
     if demo.started is not None:
-        if (demo.started.blob_port, demo.started.queue_port, demo.started.table_port) == (10000, 10001, 10002):
-            lines.append(f"npm run azurite &   # serves {_shown(demo.data or DATA)} on the standard ports")
+        standard = (demo.started.blob_port, demo.started.queue_port, demo.started.table_port) == (10000, 10001, 10002)
+        if standard and demo.data == DATA:
+            lines.append("npm run azurite &   # serves .azurite/ on the standard ports")
+        elif standard:
+            lines.append(
+                "node_modules/.bin/azurite --silent --skipApiVersionCheck --disableTelemetry "
+                f"--location {_shown(demo.data or DATA)} &"
+            )
         else:
             lines.append(
                 f"node_modules/.bin/azurite --silent --location {_shown(demo.data or DATA)} --tablePort "

@@ -4,7 +4,6 @@ the tables it shows, the report it writes and the commands it suggests count the
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -51,7 +50,7 @@ def test_the_commands_the_demo_prints_run_against_what_it_stored(tmp_path: Path)
     summary = demo.stdout.split("== Compliance report 2026-10 ==")[1]
     tour = demo.stdout.split("== Explore what the demo stored ==")[1].strip().splitlines()
     commands = [line.strip() for line in tour]
-    assert commands[0].endswith("&") and "azurite" in commands[0]
+    assert commands[0].split("#")[0].strip().endswith("&") and "azurite" in commands[0]
 
     # Azurite as printed (the standard ports when they were free, else the ones the demo used),
     # then the rest of the lines, in one shell, as a user pastes them.
@@ -59,7 +58,7 @@ def test_the_commands_the_demo_prints_run_against_what_it_stored(tmp_path: Path)
     port = int(m[1]) if (m := re.search(r"--tablePort (\d+)", commands[0])) else 10002
     rest = "\n".join(commands[1:]).replace(".venv/bin/python", sys.executable)
     azurite = subprocess.Popen(
-        ["bash", "-c", commands[0].rstrip("&").split("#")[0].replace("npm run azurite", _npm_azurite(data))],
+        ["bash", "-c", commands[0].split("#")[0].strip().rstrip("&")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -90,13 +89,41 @@ def test_the_commands_the_demo_prints_run_against_what_it_stored(tmp_path: Path)
     assert "patch-failed" in out  # the replayed failed run's alert
 
 
-def _npm_azurite(data: Path) -> str:
-    """``npm run azurite`` is ``azurite ... --location .azurite``; the test's data folder is elsewhere."""
-    script = json.loads((ROOT / "package.json").read_text())["scripts"]["azurite"]
-    return f"{ROOT / 'node_modules' / '.bin'}/{script.replace('--location .azurite', f'--location {data}')}"
-
-
 def _row(text: str, label: str) -> str:
     match = re.search(rf"^{re.escape(label)}\s+(\S+)", text, re.MULTILINE)
     assert match, f"{label!r} not in:\n{text}"
     return match[1]
+
+
+@pytest.mark.azurite
+def test_npm_run_azurite_starts_and_keeps_its_data_in_the_ignored_folder() -> None:
+    """The README's ``npm run azurite`` (here on free ports, so it cannot meet another Azurite)."""
+    ports = [free_port(), free_port(), free_port()]
+    proc = subprocess.Popen(
+        [
+            "npm",
+            "run",
+            "azurite",
+            "--",
+            "--blobPort",
+            str(ports[0]),
+            "--queuePort",
+            str(ports[1]),
+            "--tablePort",
+            str(ports[2]),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert wait_port(ports[2], 60), "npm run azurite did not start"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert "error" not in out.lower(), out
+    assert (ROOT / ".azurite" / "__azurite_db_table__.json").is_file()
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".azurite/"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, ".azurite/ must stay out of git"

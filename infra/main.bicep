@@ -60,8 +60,12 @@ param heartbeatWorkspaceResourceId string = ''
 @description('Resource group ids (comma-separated) that alone get the VM patch role; empty: every target subscription')
 param patchRoleScopes string = ''
 
-@description('Resource types whose HealthResources events reach health_events (comma-separated; empty: all)')
-param healthResourceTypes string = 'Microsoft.Compute/virtualMachines,Microsoft.Sql/servers/databases,Microsoft.Sql/managedInstances'
+// The HealthResources system topic reports single-instance VMs, scale sets and scale-set VMs
+// only (MicrosoftDocs/azure-docs articles/event-grid/event-schema-health-resources.md);
+// SQL databases and managed instances never appear there: their health comes from the
+// Resource Health alert rule (modules/subscriptionEvents.bicep).
+@description('Resource types whose HealthResources events reach health_events (comma-separated; empty: all the topic reports)')
+param healthResourceTypes string = 'Microsoft.Compute/virtualMachines'
 
 @description('Event Grid delivery attempts before an event is dead-lettered')
 param eventMaxDeliveryAttempts int = 30
@@ -375,6 +379,15 @@ resource watchedConfigurations 'Microsoft.Maintenance/maintenanceConfigurations@
   scope: resourceGroup(split(configurationId, '/')[2], split(configurationId, '/')[4])
 }]
 
+module cancellerRoles 'modules/runCancellerRole.bicep' = [for (configurationId, i) in watchedConfigurationList: if (cancelUnhealthyRuns) {
+  name: take('pw-${environmentName}-canceller-${i}', 64)
+  scope: subscription(split(configurationId, '/')[2])
+  params: {
+    environmentName: environmentName
+    configurationId: configurationId
+  }
+}]
+
 module maintenanceEvents 'modules/maintenanceEvents.bicep' = [for (configurationId, i) in watchedConfigurationList: {
   name: take('pw-${environmentName}-maintenance-${i}', 64)
   scope: resourceGroup(split(configurationId, '/')[2], split(configurationId, '/')[4])
@@ -385,6 +398,7 @@ module maintenanceEvents 'modules/maintenanceEvents.bicep' = [for (configuration
     tags: tags
     appPrincipalId: identity.outputs.principalId
     cancelRuns: cancelUnhealthyRuns
+    cancellerRoleId: cancelUnhealthyRuns ? cancellerRoles[i].outputs.id : ''
     wireEvents: wireEvents
     functionAppId: functionApp.outputs.id
     functionName: maintenanceFunctionName

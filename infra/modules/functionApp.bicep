@@ -1,8 +1,14 @@
 // The Flex Consumption plan and the function app (Python 3.11), running as the
 // user-assigned identity. App settings: the app's own (built in main.bicep from
 // parameters) plus the platform's identity-based connections. No key, no connection
-// string to storage: AzureWebJobsStorage is replaced by its __accountName/__credential/
-// __clientId form.
+// string to storage: AzureWebJobsStorage is replaced by its identity-based form with the
+// service URIs (__blobServiceUri/__queueServiceUri/__tableServiceUri) plus __credential and
+// __clientId. __accountName alone would do only in the public cloud: it implies the
+// core.windows.net suffix ("Connecting to host storage with an identity",
+// https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity);
+// the URIs are built from the cloud's own storage suffix (environment().suffixes.storage:
+// https://learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-deployment#environment),
+// so the same template deploys in Azure Government and Azure China.
 
 param name string
 param planName string
@@ -36,8 +42,12 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+var storageSuffix = environment().suffixes.storage
+
 var platformSettings = {
-  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${storageSuffix}'
+  AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${storageSuffix}'
+  AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${storageSuffix}'
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString

@@ -11,6 +11,11 @@
 // `azd up` provisions with wireEvents=false and deploys the code; the postdeploy hook then
 // sets WIRE_EVENTS=true and provisions again, which adds the subscriptions, the action
 // group and the alert rules.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for resources_11/microsoft.resources/2024-03-01, maintenance/microsoft.maintenance/2023-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 targetScope = 'subscription'
 
@@ -189,6 +194,9 @@ var targetSubscriptionList = filter(split(replace(replace(targetSubscriptionIds,
 var watchedConfigurationList = filter(split(replace(replace(watchedMaintenanceConfigurations, ';', ','), ' ', ','), ','), c => !empty(c))
 var patchScopeList = filter(split(replace(replace(patchRoleScopes, ';', ','), ' ', ','), ','), g => !empty(g))
 var healthTypeList = filter(split(replace(healthResourceTypes, ' ', ''), ','), t => !empty(t))
+// environment().name is AzureCloud / AzureUSGovernment / AzureChinaCloud (Bicep
+// environment() function: articles/azure-resource-manager/bicep/bicep-functions-deployment.md);
+// AZURE_CLOUD names the public one AzurePublicCloud (shared/config.py).
 var deploymentCloud = environment().name == 'AzureCloud' ? 'AzurePublicCloud' : environment().name
 
 // ---- the app ---------------------------------------------------------------------------

@@ -6,6 +6,11 @@
 // - with CANCEL_UNHEALTHY_RUNS on, the assignment on this configuration of the custom
 //   role (defined at subscription scope by runCancellerRole.bicep) that allows only to
 //   read and cancel (write) its runs (applyUpdates).
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for eventgrid/microsoft.eventgrid/2025-02-15, maintenance/.../2023-04-01, authorization/.../2022-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param configurationName string
 
@@ -96,7 +101,7 @@ resource maintenanceToFunction 'Microsoft.EventGrid/systemTopics/eventSubscripti
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
-      endpointType: 'AzureFunction'
+      endpointType: 'AzureFunction' // articles/event-grid/handler-functions.md
       properties: {
         resourceId: '${functionAppId}/functions/${functionName}'
         maxEventsPerBatch: 1
@@ -104,6 +109,7 @@ resource maintenanceToFunction 'Microsoft.EventGrid/systemTopics/eventSubscripti
       }
     }
     filter: {
+      // Event types: MicrosoftDocs/azure-docs articles/event-grid/event-schema-maintenance-configuration.md.
       includedEventTypes: [
         'Microsoft.Maintenance.PreMaintenanceEvent'
         'Microsoft.Maintenance.PostMaintenanceEvent'

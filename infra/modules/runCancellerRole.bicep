@@ -6,6 +6,11 @@
 // and assignableScopes may name resource groups (articles/role-based-access-control/role-definitions.md,
 // "AssignableScopes"), so the definition's id is the subscription-scoped form that role
 // assignments take, and it can be assigned on the configuration inside that group.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for authorization/microsoft.authorization/2022-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 targetScope = 'subscription'
 

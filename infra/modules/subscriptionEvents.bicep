@@ -11,6 +11,11 @@
 //   managed instances; both call the action group, which posts the common alert schema
 //   to action_group_alerts.
 // The subscription and the rules are created once the functions are deployed (wireEvents).
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for eventgrid/microsoft.eventgrid/2025-02-15, monitor_1/microsoft.insights/2020-10-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param environmentName string
 param tags object = {}
@@ -106,7 +111,7 @@ resource healthToFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2
       }
     }
     filter: {
-      // Event types: articles/event-grid/event-schema-health-resources.md (also
+      // Event types: MicrosoftDocs/azure-docs articles/event-grid/event-schema-health-resources.md (also
       // azure-eventgrid's SystemEventNames).
       includedEventTypes: [
         'Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged'

@@ -10,6 +10,11 @@
 //   topic with its subscription to health_events, and the Service Health (SQL planned
 //   maintenance) and Resource Health (SQL databases and managed instances) alert rules
 //   that call the action group.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for authorization/.../2022-04-01, resources_11/microsoft.resources/2024-03-01;
+// copies in tests/fixtures/published/bicep-types).
 
 targetScope = 'subscription'
 

@@ -175,11 +175,14 @@ resource plannedMaintenance 'Microsoft.Insights/activityLogAlerts@2020-10-01' = 
   }
 }
 
-// Resource Health of the SQL databases and managed instances of this subscription: every
-// stage (Active, In Progress, Updated, Resolved: no status condition), so the webhook sees
-// a resource become unavailable and become available again. Conditions as in
+// Resource Health of the SQL databases and managed instances of this subscription, at the
+// stages that carry a change of health: Active (the resource became unhealthy) and
+// Resolved (healthy again), so the webhook sees a database go down and come back. In
+// Progress and Updated are left out: they may carry no currentHealthStatus at all (the
+// same guide: "it's possible for the currentHealthStatus and previousHealthStatus
+// properties to be null in some events"), which the webhook would refuse. Conditions as in
 // articles/service-health/resource-health-alert-arm-template-guide.md (category
-// ResourceHealth; anyOf resourceType equals ...).
+// ResourceHealth; anyOf resourceType equals ...; anyOf status equals ...).
 resource sqlResourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = if (wireEvents && !empty(actionGroupId)) {
   name: 'alert-${environmentName}-sql-resource-health'
   location: 'global'
@@ -201,6 +204,18 @@ resource sqlResourceHealth 'Microsoft.Insights/activityLogAlerts@2020-10-01' = i
             field: 'resourceType'
             equals: t
           }]
+        }
+        {
+          anyOf: [
+            {
+              field: 'status'
+              equals: 'Active'
+            }
+            {
+              field: 'status'
+              equals: 'Resolved'
+            }
+          ]
         }
       ]
     }

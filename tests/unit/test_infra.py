@@ -347,7 +347,7 @@ def _service_health_event(service: str, incident_type: str = "Maintenance") -> d
 def _resource_health_event(resource_type: str, status: str = "Active") -> dict[str, Any]:
     """An activity-log Resource Health event with the published sample's properties."""
     context = published("events/azure-monitor-common-alert.resourcehealth.test-action.json")["data"]["alertContext"]
-    return {"category": "ResourceHealth", "resourceType": resource_type, "status": status, **context}
+    return {**context, "category": "ResourceHealth", "resourceType": resource_type, "status": status}
 
 
 @pytest.mark.parametrize(
@@ -373,12 +373,13 @@ def test_service_health_rule_passes_only_sql_planned_maintenance(
     [
         ("Microsoft.Sql/servers/databases", "Active", True),
         ("Microsoft.Sql/servers/databases", "Resolved", True),  # health returns: the alert clears
-        ("microsoft.sql/managedinstances", "Updated", True),
+        ("microsoft.sql/managedinstances", "Active", True),
+        ("Microsoft.Sql/servers/databases", "Updated", False),  # may carry no health status
         ("Microsoft.Compute/virtualMachines", "Active", False),  # VMs come through HealthResources
         ("Microsoft.Sql/servers", "Active", False),
     ],
 )
-def test_resource_health_rule_passes_every_stage_of_sql_databases_and_managed_instances(
+def test_resource_health_rule_passes_sql_databases_and_managed_instances_going_down_and_back(
     resource_type: str, status: str, passes: bool
 ) -> None:
     rule, params = _rule("sqlResourceHealth")

@@ -1,4 +1,4 @@
-// The action group that Service Health alert rules (one per target subscription) call:
+// The action group that the Service Health and Resource Health alert rules (two per target subscription) call:
 // it posts the Azure Monitor common alert schema to the HTTP function action_group_alerts
 // (route "alerts", function-level key). Created once the code is deployed, because the
 // function and its key exist only then (see wireEvents in main.bicep).

@@ -139,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AzureWebJobsStorage",
         "UseDevelopmentStorage=true",
         _text,
-        "The function app's storage account (connection string, or `__accountName` identity settings in Azure). Holds queues and, unless OUTCOMES_STORAGE is set, the outcome tables.",
+        "The function app's storage account (connection string, or the identity settings `__tableServiceUri`/`__queueServiceUri` (or `__accountName`) in Azure). Holds queues and, unless OUTCOMES_STORAGE is set, the outcome tables.",
         secret=True,
     ),
     Setting(
@@ -199,7 +199,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AZURE_CLOUD",
         "AzurePublicCloud",
         _choice("AzurePublicCloud", "AzureUSGovernment", "AzureChinaCloud"),
-        "Which Azure cloud's endpoints to use.",
+        "Which Azure cloud's endpoints to use: Resource Manager, sign-in, Log Analytics, and the storage suffix of URLs built from an account name.",
     ),
     Setting("ARM_ENDPOINT", "", _url_or_empty, "Override of the Resource Manager endpoint (Resource Graph included)."),
     Setting("AUTHORITY_HOST", "", _url_or_empty, "Override of the Entra ID token authority."),

@@ -6,6 +6,7 @@ read by the assessment rules and the ``plan --fleet`` command.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,6 +21,50 @@ _RESOURCE_ID = re.compile(
     re.IGNORECASE,
 )
 NOT_ASSESSABLE_POWER_STATES = frozenset({"deallocated", "deallocating", "stopped", "stopping"})
+#: Arc agent states (``properties.status``, StatusTypes in azure-rest-api-specs
+#: specification/hybridcompute/.../stable/2024-07-10/HybridCompute.json) in which the
+#: machine cannot take an operation: recorded as not assessable, like a deallocated VM.
+NOT_ASSESSABLE_ARC_STATES = frozenset({"disconnected", "error", "awaitingconnection"})
+
+#: Resource types, lower-case as Resource Graph writes them. Azure VMs take
+#: ``Microsoft.Compute/virtualMachines/{vm}/assessPatches|installPatches`` (compute spec);
+#: Arc-enabled servers their own ``Microsoft.HybridCompute/machines/{name}/assessPatches|
+#: installPatches`` (azure-rest-api-specs specification/hybridcompute/resource-manager/
+#: Microsoft.HybridCompute/stable/2024-07-10/HybridCompute.json, examples/machine/
+#: Machine_AssessPatches.json, Machine_InstallPatches.json).
+AZURE_VM_TYPE = "microsoft.compute/virtualmachines"
+ARC_MACHINE_TYPE = "microsoft.hybridcompute/machines"
+
+
+class MachineKind(enum.StrEnum):
+    AZURE_VM = "azure-vm"
+    ARC = "arc-server"
+    NOT_HANDLED = "not-handled"  # scale sets, scale-set instances, anything else: listed, never sent anywhere
+
+
+def resource_type_of(resource_id: str) -> str:
+    """``microsoft.compute/virtualmachines`` for a VM id; the full nested type for child resources
+    (``microsoft.compute/virtualmachinescalesets/virtualmachines``); "" for what is not an ARM id."""
+    parts = [p for p in (resource_id or "").strip().split("/") if p]
+    low = [p.lower() for p in parts]
+    if "providers" not in low:
+        return ""
+    i = len(low) - 1 - low[::-1].index("providers")  # the last provider segment names the type
+    rest = low[i + 1 :]
+    if len(rest) < 3:
+        return ""
+    namespace, pairs = rest[0], rest[1:]
+    return "/".join([namespace, *pairs[0::2]])
+
+
+def machine_kind(resource_id: str) -> MachineKind:
+    """Which API a machine takes, from its full resource id (never from its name)."""
+    rtype = resource_type_of(resource_id)
+    if rtype == AZURE_VM_TYPE:
+        return MachineKind.AZURE_VM
+    if rtype == ARC_MACHINE_TYPE:
+        return MachineKind.ARC
+    return MachineKind.NOT_HANDLED
 
 
 class ResourceIdError(ValueError):
@@ -78,6 +123,11 @@ class Vm:
     image_sku: str = ""
     image_version: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    #: How the platform patches it and whether it assesses on its own (``assessmentMode``),
+    #: and the Update Manager assignments that brought it in (dynamic scopes included).
+    assessment_mode: str = ""
+    bypass_platform_safety_checks: bool = False
+    assignments: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -98,16 +148,35 @@ class Vm:
         return self.hotpatch_enabled and self.patch_mode.lower() == "automaticbyplatform" and self.hotpatch_capable
 
     @property
+    def kind(self) -> MachineKind:
+        return machine_kind(self.id)
+
+    @property
+    def resource_type(self) -> str:
+        return resource_type_of(self.id)
+
+    @property
+    def handled(self) -> bool:
+        return self.kind is not MachineKind.NOT_HANDLED
+
+    @property
     def assessable(self) -> bool:
+        if self.kind is MachineKind.ARC:
+            return self.power_state not in NOT_ASSESSABLE_ARC_STATES
         return self.power_state not in NOT_ASSESSABLE_POWER_STATES
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["assignments"] = list(self.assignments)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Vm:
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if "assignments" in values:
+            values["assignments"] = tuple(values["assignments"] or ())
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -123,6 +192,8 @@ class Expectation:
         return {
             "id": self.vm.id,
             "name": self.vm.name,
+            "kind": self.vm.kind.value,
+            "type": self.vm.resource_type,
             "os": self.vm.os_type,
             "power_state": self.vm.power_state or "unknown",
             "patch_mode": self.vm.patch_mode,
@@ -136,6 +207,8 @@ class Expectation:
 
 def expectation(vm: Vm, cycle: Cycle) -> Expectation:
     """What this cycle expects of ``vm``: assessed or not, a reboot or not, and why."""
+    if not vm.handled:
+        return Expectation(vm, False, False, f"not handled: {vm.resource_type or 'unknown type'} (listed, never sent)")
     if not vm.assessable:
         return Expectation(vm, False, False, f"not assessable: {vm.power_state} (counted, not skipped)")
     if vm.hotpatch:

@@ -232,6 +232,7 @@ class FanOut:
     queued: int
     not_assessable: int
     enqueued: int
+    not_handled: int = 0
 
 
 def _send_all(queue: QueuePort, messages: list[tuple[dict[str, Any], float]], workers: int = 8) -> list[str]:
@@ -273,6 +274,7 @@ def fan_out(
     existing = {r["RowKey"]: r for r in deps.store.vm_rows(scope)}
     plan: list[tuple[Vm, dict[str, Any] | None]] = []  # (vm, entity to write or None)
     not_assessable: list[Vm] = []
+    not_handled = 0
     roster = 0
     for vm in vms:
         roster += 1
@@ -282,7 +284,13 @@ def fan_out(
             if row.get("State") == VmState.QUEUED.value and int(row.get("Round", -1)) == round_:
                 plan.append((vm, None))
             continue
-        state = VmState.QUEUED if vm.assessable else VmState.NOT_ASSESSABLE
+        if not vm.handled:
+            state, reason = VmState.NOT_HANDLED, f"not handled: {vm.resource_type or 'unknown type'}"
+            not_handled += 1
+        elif vm.assessable:
+            state, reason = VmState.QUEUED, ""
+        else:
+            state, reason = VmState.NOT_ASSESSABLE, f"not assessable: {vm.power_state}"
         entity = {
             "PartitionKey": scope,
             "RowKey": rk,
@@ -293,7 +301,7 @@ def fan_out(
             "RunId": run_id,
             "Round": round_,
             "State": state.value,
-            "Reason": "" if vm.assessable else f"not assessable: {vm.power_state}",
+            "Reason": reason,
             "PowerState": vm.power_state,
             "Attempts": 0,
             "Deferrals": 0,
@@ -301,10 +309,10 @@ def fan_out(
             "Token": "",
             "QueuedUtc": utc_text(now),
             "UpdatedUtc": utc_text(now),
-            "FinishedUtc": "" if vm.assessable else utc_text(now),
+            "FinishedUtc": "" if state is VmState.QUEUED else utc_text(now),
         }
         plan.append((vm, entity))
-        if not vm.assessable:
+        if state is VmState.NOT_ASSESSABLE:
             not_assessable.append(vm)
     budgets: dict[str, tuple[float, float]] = {}
     position: Counter[str] = Counter()
@@ -314,7 +322,7 @@ def fan_out(
         deps.store.batch_upsert(VMS, [e for _, e in chunk if e is not None])
         messages = []
         for vm, _ in chunk:
-            if not vm.assessable:
+            if not vm.handled or not vm.assessable:
                 continue
             sub = vm.subscription_id.lower()
             if sub not in budgets:
@@ -335,7 +343,7 @@ def fan_out(
             [(vm, [not_assessable_finding(vm, vm.power_state, cycle, now, run_id=run_id)]) for vm in not_assessable],
             now,
         )
-    return FanOut(scope, round_, roster, sent, len(not_assessable), sent)
+    return FanOut(scope, round_, roster, sent, len(not_assessable), sent, not_handled)
 
 
 # -- findings --------------------------------------------------------------------------------------

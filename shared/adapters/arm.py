@@ -51,6 +51,7 @@ from shared.domain.fleet import (
     machine_kind,
     power_state_of,
 )
+from shared.domain.scope import DynamicScope
 from shared.services.ports import ArmError, FleetScope, LroStep, PermanentError
 
 if TYPE_CHECKING:
@@ -329,6 +330,15 @@ class ArmAdapter:
             seen.setdefault(vm.id.lower(), vm)  # paging can repeat a row if the fleet changes meanwhile
         return sorted(seen.values(), key=lambda v: v.id.lower())
 
+    def scope_members(self, scope: DynamicScope) -> list[str]:
+        """The machines a dynamic scope selects now (Resource Graph, paged)."""
+        ids: dict[str, str] = {}
+        for row in self._graph_rows(dynamic_scope_query(scope), (scope.subscription_id,)):
+            rid = str(row.get("id") or "")
+            if rid:
+                ids.setdefault(rid.lower(), rid)
+        return sorted(ids.values(), key=str.lower)
+
     def run_vms(self, correlation_id: str, subscriptions: tuple[str, ...] = ()) -> list[str]:
         ids: dict[str, str] = {}
         for row in self._graph_rows(run_query(correlation_id), tuple(subscriptions)):
@@ -515,6 +525,34 @@ def vm_query(scope: FleetScope) -> str:
         tag = f"tags[{kql_string(name.strip())}]"
         lines.append(f"| where {tag} =~ {kql_string(value.strip())}" if eq else f"| where isnotempty({tag})")
     lines.append(MACHINE_PROJECTION)
+    lines.append("| order by id asc")
+    return "\n".join(lines)
+
+
+def dynamic_scope_query(scope: DynamicScope) -> str:
+    """The machines a dynamic scope selects, its filter expressed in the query (Resource Graph
+    narrows, nothing is filtered here): types, resource groups, locations, OS types, tags with
+    Any (one listed value of one tag) or All (a listed value of every tag)."""
+    lines = ["resources", f"| where type in~ ({', '.join(kql_string(t) for t in scope.resource_types)})"]
+    lines.append(f"| where subscriptionId =~ {kql_string(scope.subscription_id)}")
+    if scope.resource_group:
+        lines.append(f"| where resourceGroup =~ {kql_string(scope.resource_group)}")
+    if scope.resource_groups:
+        lines.append(f"| where resourceGroup in~ ({', '.join(kql_string(g) for g in scope.resource_groups)})")
+    if scope.locations:
+        lines.append(f"| where location in~ ({', '.join(kql_string(loc) for loc in scope.locations)})")
+    if scope.os_types:
+        os_type = "coalesce(tostring(properties.storageProfile.osDisk.osType), tostring(properties.osType))"
+        lines.append(f"| where {os_type} in~ ({', '.join(kql_string(o) for o in scope.os_types)})")
+    tests = []
+    for name, values in scope.tags:
+        tag = f"tags[{kql_string(name)}]"
+        tests.append(f"{tag} in~ ({', '.join(kql_string(v) for v in values)})" if values else f"isnotempty({tag})")
+    if tests and scope.tag_operator == "All":
+        lines.extend(f"| where {t}" for t in tests)
+    elif tests:
+        lines.append("| where " + " or ".join(f"({t})" for t in tests))
+    lines.append("| project id")
     lines.append("| order by id asc")
     return "\n".join(lines)
 

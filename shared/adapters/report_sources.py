@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from shared.adapters.tables import TableClients, is_transient, stored_instant
 from shared.domain.outcomes import StoreUnavailableError
 from shared.domain.report import SqlResource, VmResult
+from shared.domain.scope import is_scope_assignment
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -133,7 +134,7 @@ class Placements(_Tables):
     def assignments(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "assignment"}):
-            if row.get("ResourceId") and row.get("ConfigurationId"):
+            if row.get("ResourceId") and row.get("ConfigurationId") and not is_scope_assignment(str(row["ResourceId"])):
                 out.setdefault(str(row["ConfigurationId"]).lower(), []).append(str(row["ResourceId"]))
         return out
 

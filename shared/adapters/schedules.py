@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.domain.alerts import ResourceWindow, WatchedConfiguration
 from shared.domain.schedule import MaintenanceSchedule, ScheduleError
+from shared.domain.scope import DynamicScope, is_scope_assignment
 from shared.domain.sql_catalog import DEFAULT_CONFIGURATION, catalog_schedule, schedule_from_public_configuration
 
 if TYPE_CHECKING:
@@ -130,6 +131,29 @@ class SqlResourceRef:
 class Assignment:
     resource_id: str
     configuration_id: str
+    #: For a machine a dynamic scope brought in: that scope's assignment id. For a dynamic
+    #: scope itself (``resource_id`` a subscription or resource group): its filter.
+    via: str = ""
+    scope: DynamicScope | None = None
+
+
+def _filter_json(model: Any) -> dict[str, Any] | None:
+    """The SDK's ConfigurationAssignmentFilterProperties as the REST body writes it."""
+    if model is None:
+        return None
+    tag_settings = getattr(model, "tag_settings", None)
+    return {
+        "resourceTypes": list(getattr(model, "resource_types", None) or []),
+        "resourceGroups": list(getattr(model, "resource_groups", None) or []),
+        "osTypes": list(getattr(model, "os_types", None) or []),
+        "locations": list(getattr(model, "locations", None) or []),
+        "tagSettings": {
+            "tags": dict(getattr(tag_settings, "tags", None) or {}),
+            "filterOperator": str(getattr(tag_settings, "filter_operator", None) or "Any"),
+        }
+        if tag_settings is not None
+        else {},
+    }
 
 
 # -- reading ARM -------------------------------------------------------------------------
@@ -143,6 +167,7 @@ class ScheduleReader:
         self.arm_endpoint = arm_endpoint.rstrip("/")
         self.client_kwargs = client_kwargs
         self._clients: dict[tuple[str, str], Any] = {}
+        self._arm: Any = None
 
     def _client(self, kind: str, subscription: str) -> Any:
         client = self._clients.get((kind, subscription))
@@ -184,12 +209,28 @@ class ScheduleReader:
         raise ScheduleError(f"not a maintenance configuration id: {configuration_id!r}")
 
     def assignments(self, subscription: str) -> list[Assignment]:
+        """Every assignment in the subscription: to a machine, or (a dynamic scope) to the
+        subscription or a resource group with its ``filter``."""
         client = self._client("maintenance", subscription)
-        return [
-            Assignment(a.resource_id, a.maintenance_configuration_id)
-            for a in client.configuration_assignments_within_subscription.list()
-            if a.resource_id and a.maintenance_configuration_id
-        ]
+        out = []
+        for a in client.configuration_assignments_within_subscription.list():
+            if not a.resource_id or not a.maintenance_configuration_id:
+                continue
+            scope = None
+            if is_scope_assignment(a.resource_id):
+                scope = DynamicScope.from_assignment(
+                    str(a.id or a.resource_id), a.maintenance_configuration_id, a.resource_id, _filter_json(a.filter)
+                )
+            out.append(Assignment(a.resource_id, a.maintenance_configuration_id, scope=scope))
+        return out
+
+    def scope_members(self, scope: DynamicScope) -> list[str]:
+        """The machines a dynamic scope selects (Resource Graph, the filter in the query)."""
+        if self._arm is None:
+            from shared.adapters.arm import ArmAdapter
+
+            self._arm = ArmAdapter(self.credential, arm_endpoint=self.arm_endpoint)
+        return self._arm.scope_members(scope)
 
     def sql_resources(self, subscription: str) -> list[SqlResourceRef]:
         client = self._client("sql", subscription)
@@ -340,16 +381,54 @@ class ScheduleCache:
             )
 
     def put_assignments(self, assignments: Iterable[Assignment], now: datetime) -> None:
+        """Machine assignments (a dynamic scope's members carry ``Via``, the scope's assignment id).
+        A dynamic scope itself is not a machine: it is kept in its own partition with its filter."""
+        import json
+
         for a in assignments:
+            if a.scope is not None:
+                self._upsert(
+                    {
+                        "PartitionKey": "dynamicscope",
+                        "RowKey": escape_key(a.scope.assignment_id),
+                        "AssignmentId": a.scope.assignment_id,
+                        "ConfigurationId": a.configuration_id,
+                        "Filter": json.dumps(a.scope.to_json(), sort_keys=True),
+                        "FetchedAt": now,
+                    }
+                )
+                continue
             self._upsert(
                 {
                     "PartitionKey": "assignment",
                     "RowKey": escape_key(f"{a.resource_id}|{a.configuration_id}"),
                     "ResourceId": a.resource_id,
                     "ConfigurationId": a.configuration_id,
+                    "Via": a.via,
                     "FetchedAt": now,
                 }
             )
+
+    def prune_scope_members(self, via: str, keep: Iterable[str]) -> int:
+        """Forget the members of dynamic scope ``via`` that it no longer selects."""
+        kept = {k.lower() for k in keep}
+        gone = [
+            row
+            for row in self._rows("assignment")
+            if str(row.get("Via") or "").lower() == via.lower() and str(row.get("ResourceId", "")).lower() not in kept
+        ]
+        for row in gone:
+            self.table.delete_entity(row["PartitionKey"], row["RowKey"])
+        return len(gone)
+
+    def scope_assignments(self) -> dict[str, list[tuple[str, str]]]:
+        """Machine id (lower-case) -> [(configuration id, the dynamic scope's assignment id or "")]."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for row in self._rows("assignment"):
+            out.setdefault(str(row["ResourceId"]).lower(), []).append(
+                (str(row.get("ConfigurationId", "")), str(row.get("Via") or ""))
+            )
+        return out
 
     # -- the refresh claim ---------------------------------------------------------------
 
@@ -438,6 +517,8 @@ class ScheduleCache:
                 cached.sql_windows[ref.resource_id.lower()] = rw
         vm: dict[str, list[MaintenanceSchedule]] = {}
         for row in self._rows("assignment"):
+            if is_scope_assignment(str(row.get("ResourceId", ""))):
+                continue  # written before dynamic scopes were resolved: a subscription is not a machine
             assigned = by_id.get(str(row.get("ConfigurationId", "")).lower())
             if assigned is not None:
                 vm.setdefault(str(row["ResourceId"]).lower(), []).append(assigned)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.adapters.schedules import Assignment, ConfigurationWindow, ScheduleCache, SqlResourceRef
+from shared.domain.scope import DynamicScope
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ class ScheduleSource(Protocol):
 
     def assignments(self, subscription: str) -> list[Assignment]: ...
 
+    def scope_members(self, scope: DynamicScope) -> list[str]: ...
+
     def sql_resources(self, subscription: str) -> list[SqlResourceRef]: ...
 
 
@@ -32,6 +35,8 @@ class RefreshReport:
     configurations: int = 0
     sql_resources: int = 0
     assignments: int = 0
+    dynamic_scopes: int = 0
+    scoped_machines: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -64,6 +69,19 @@ def refresh_schedules(
                 wanted.setdefault(a.configuration_id.lower(), a.configuration_id)
         except Exception as exc:  # a subscription we may not read: say so, carry on
             report.errors.append(f"assignments of {sub}: {_error_text(exc)}")
+            assignments = []
+        for a in assignments:
+            if a.scope is None:
+                continue
+            report.dynamic_scopes += 1
+            try:  # a dynamic scope: its machines, as Resource Graph selects them now
+                members = source.scope_members(a.scope)
+            except Exception as exc:
+                report.errors.append(f"dynamic scope {a.scope.assignment_id}: {_error_text(exc)}")
+                continue
+            cache.put_assignments([Assignment(m, a.configuration_id, via=a.scope.assignment_id) for m in members], now)
+            cache.prune_scope_members(a.scope.assignment_id, members)
+            report.scoped_machines += len(members)
         try:
             refs = source.sql_resources(sub)
             cache.put_sql_resources(refs, now)

@@ -120,6 +120,28 @@ class ScheduleRoutes:
             }
         )
 
+    def assign_dynamic(
+        self,
+        subscription: str,
+        name: str,
+        configuration_id: str,
+        filter_: dict[str, Any] | None = None,
+        *,
+        resource_group: str = "",
+    ) -> str:
+        """A dynamic scope: the published subscription-level assignment (or the resource-group one)
+        with its ``filter`` replaced when given; listed with the subscription's assignments."""
+        example = "arm/maintenance/ConfigurationAssignmentsForSubscriptions_CreateOrUpdate.json"
+        body = copy.deepcopy(published(example)["responses"]["200"]["body"])
+        scope = f"/subscriptions/{subscription}" + (f"/resourcegroups/{resource_group}" if resource_group else "")
+        body.update(id=f"{scope}/providers/Microsoft.Maintenance/configurationAssignments/{name}", name=name)
+        props = body["properties"]
+        props.update(maintenanceConfigurationId=configuration_id, resourceId=scope)
+        if filter_ is not None:
+            props["filter"] = filter_
+        self.assignments.setdefault(subscription.lower(), []).append(body)
+        return str(body["id"])
+
     def add_database(
         self, subscription: str, group: str, server: str, name: str, *, location: str, configuration: str
     ) -> str:

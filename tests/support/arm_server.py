@@ -56,6 +56,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.support.arm_schedules import ScheduleRoutes
 from tests.support.fixtures import published
 from tests.support.loopback import LoopbackHttps
 
@@ -326,6 +327,7 @@ class ArmSimulator:
         self.max_in_flight: Counter[str] = Counter()
         self.install_requests: list[dict[str, Any]] = []
         self.cancel_requests: list[str] = []
+        self.schedules = ScheduleRoutes()  # maintenance configurations, assignments (dynamic scopes), SQL
         self.violations: list[str] = []  # requests for non-VM machines at Microsoft.Compute/virtualMachines
         self.server = _KeepAliveLoopback(self._handle)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request is noise
@@ -505,6 +507,9 @@ class ArmSimulator:
 
     def _route(self, request: Request, sub: str) -> Response:
         path, method = request.path, request.method
+        served = self.schedules.route(request)
+        if served is not None:
+            return served
         low = path.lower()
         if low == "/providers/microsoft.resourcegraph/resources" and method == "POST":
             return self._graph(request.get_json(force=True))
@@ -936,15 +941,54 @@ def _split_top(text: str, sep: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _outer_parens(text: str) -> bool:
+    """``(a) or (b)`` is not wrapped in one pair; ``(a or b)`` is."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
+
+
+def _split_or(text: str) -> list[str]:
+    """Split on `` or `` outside quotes and brackets."""
+    marked = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        marked.append(ch if depth == 0 and not quote else "\0")
+    flat = "".join(marked)
+    parts, start = [], 0
+    for m in re.finditer(r"\s+or\s+", flat):
+        parts.append(text[start : m.start()])
+        start = m.end()
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
 def _condition(doc: dict[str, Any], cond: str) -> bool:
     cond = cond.strip()
-    if " or " in cond:
-        return any(_condition(doc, c) for c in cond.split(" or "))
+    while _outer_parens(cond):
+        cond = cond[1:-1].strip()
+    alternatives = _split_or(cond)
+    if len(alternatives) > 1:
+        return any(_condition(doc, c) for c in alternatives)
     if m := re.fullmatch(r"isnotempty\((.+)\)", cond):
         return _path_value(doc, m.group(1)) not in (None, "")
     if m := re.fullmatch(r"(.+?)\s+in~\s+\((.*)\)", cond):
         values = {_literal(v).lower() for v in _split_top(m.group(2), ",")}
-        return str(_path_value(doc, m.group(1)) or "").lower() in values
+        return str(_expr(doc, m.group(1)) or "").lower() in values
     if m := re.fullmatch(r"(.+?)\s+(=~|==|has|contains)\s+(.+)", cond):
         left = _path_value(doc, re.sub(r"^tostring\((.*)\)$", r"\1", m.group(1).strip()))
         right = _literal(m.group(3))

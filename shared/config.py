@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.domain.calendar import MAX_OFFSET_DAYS, MIN_OFFSET_DAYS, CalendarPolicy, YearMonth
+from shared.domain.fleet import parse_hotpatch_images
 from shared.domain.sql_catalog import EligibilityPolicy
 
 
@@ -184,6 +185,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         _guids,
         "When set, events about other subscriptions are refused as foreign (comma-separated GUIDs).",
+    ),
+    Setting(
+        "HOTPATCH_IMAGES",
+        "",
+        parse_hotpatch_images,
+        "Optional: the images (publisher:offer:sku, comma-separated) that can enrol in hotpatching; empty: the hotpatch document's list.",
     ),
     # SQL
     Setting(

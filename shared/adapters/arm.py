@@ -21,6 +21,7 @@ import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +49,7 @@ from shared.domain.fleet import (
     MachineKind,
     ResourceId,
     Vm,
+    hotpatch_image,
     machine_kind,
     power_state_of,
 )
@@ -327,6 +329,9 @@ class ArmAdapter:
         seen: dict[str, Vm] = {}
         for row in rows:
             vm = vm_from_row(row)
+            if scope.hotpatch_images:
+                judged = hotpatch_image(vm.image_publisher, vm.image_offer, vm.image_sku, scope.hotpatch_images)
+                vm = replace(vm, hotpatch_image=judged)
             seen.setdefault(vm.id.lower(), vm)  # paging can repeat a row if the fleet changes meanwhile
         return sorted(seen.values(), key=lambda v: v.id.lower())
 

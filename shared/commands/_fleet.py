@@ -22,7 +22,10 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
     from shared.services.ports import ArmError, FleetScope
 
     scope = FleetScope(
-        tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])), tuple(cfg["TARGET_RESOURCE_GROUPS"]), cfg["TARGET_TAG"]
+        tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])),
+        tuple(cfg["TARGET_RESOURCE_GROUPS"]),
+        cfg["TARGET_TAG"],
+        cfg["HOTPATCH_IMAGES"],
     )
     arm = ArmAdapter.from_settings(cfg)
     try:

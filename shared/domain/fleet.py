@@ -13,8 +13,48 @@ from typing import Any
 
 from shared.domain.calendar import Cycle
 
-#: Images that can enrol in hotpatching (Windows Server Azure Edition).
-HOTPATCH_SKUS = re.compile(r"^(2022|2025)-datacenter-azure-edition", re.IGNORECASE)
+#: Images that can enrol in hotpatching: the exact publisher, offer and SKU combinations of
+#: "Hotpatch for virtual machines" (learn.microsoft.com/windows-server/get-started/hotpatch,
+#: "Supported platforms": the Windows Server 2022 Azure Edition Core and Hotpatch images, and
+#: the Windows Server 2025 Azure Edition images listed since). Custom images and any other
+#: combination are not supported there. Overridable with the HOTPATCH_IMAGES setting.
+HOTPATCH_IMAGES: tuple[tuple[str, str, str], ...] = tuple(
+    ("microsoftwindowsserver", "windowsserver", sku)
+    for sku in (
+        "2022-datacenter-azure-edition-core",
+        "2022-datacenter-azure-edition-core-smalldisk",
+        "2022-datacenter-azure-edition-hotpatch",
+        "2022-datacenter-azure-edition-hotpatch-smalldisk",
+        "2025-datacenter-azure-edition",
+        "2025-datacenter-azure-edition-smalldisk",
+        "2025-datacenter-azure-edition-core",
+        "2025-datacenter-azure-edition-core-smalldisk",
+    )
+)
+#: Clouds where hotpatch is not offered (said once by ``plan --fleet`` and the cycle timer).
+HOTPATCH_UNSUPPORTED_CLOUDS = frozenset({"AzureUSGovernment"})
+
+
+def parse_hotpatch_images(text: str) -> tuple[tuple[str, str, str], ...]:
+    """``publisher:offer:sku`` items, comma-separated (case-insensitive), for HOTPATCH_IMAGES."""
+    out = []
+    for item in re.split(r"[,;\s]+", text.strip()):
+        if not item:
+            continue
+        parts = item.split(":")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(f"comma-separated publisher:offer:sku items (bad item {item!r})")
+        out.append((parts[0].strip().lower(), parts[1].strip().lower(), parts[2].strip().lower()))
+    return tuple(out)
+
+
+def hotpatch_image(
+    publisher: str, offer: str, sku: str, images: tuple[tuple[str, str, str], ...] = HOTPATCH_IMAGES
+) -> bool:
+    """Is this exact publisher/offer/SKU combination one that can enrol in hotpatching?"""
+    return (publisher.strip().lower(), offer.strip().lower(), sku.strip().lower()) in set(images)
+
+
 _RESOURCE_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/(?P<provider>[^/]+)/"
     r"(?P<type>[^/]+)/(?P<name>[^/]+)",
@@ -128,6 +168,7 @@ class Vm:
     assessment_mode: str = ""
     bypass_platform_safety_checks: bool = False
     assignments: tuple[str, ...] = ()
+    hotpatch_image: bool | None = None  # set by discovery from HOTPATCH_IMAGES; None: the default list
 
     @property
     def key(self) -> str:
@@ -140,7 +181,10 @@ class Vm:
 
     @property
     def hotpatch_capable(self) -> bool:
-        return bool(HOTPATCH_SKUS.match(self.image_sku or ""))
+        """An image that can enrol: as discovery judged it (with HOTPATCH_IMAGES), else the default list."""
+        if self.hotpatch_image is not None:
+            return self.hotpatch_image
+        return hotpatch_image(self.image_publisher, self.image_offer, self.image_sku)
 
     @property
     def hotpatch(self) -> bool:
@@ -216,6 +260,9 @@ def expectation(vm: Vm, cycle: Cycle) -> Expectation:
             return Expectation(vm, True, True, f"{cycle.kind.value}: takes the baseline, reboot expected")
         return Expectation(vm, True, False, "hotpatch month: hotpatch without reboot; a reboot is suspicious")
     if vm.hotpatch_enabled and not vm.hotpatch_capable:
-        note = "hotpatch enabled but the image is not Azure Edition: treated as not enrolled"
+        note = (
+            f"hotpatch enabled but the image {vm.image or '(none)'} is not a hotpatch image "
+            "(publisher, offer and SKU): treated as not enrolled"
+        )
         return Expectation(vm, True, True, f"{note}; Critical/Security by the deadline, reboot as needed")
     return Expectation(vm, True, True, "not hotpatch-enrolled: Critical/Security by the deadline, reboot as needed")

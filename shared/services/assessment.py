@@ -128,7 +128,10 @@ class CyclePolicy:
         policy = cls(
             calendar=cfg.calendar,
             scope=FleetScope(
-                tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])), tuple(cfg["TARGET_RESOURCE_GROUPS"]), cfg["TARGET_TAG"]
+                tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])),
+                tuple(cfg["TARGET_RESOURCE_GROUPS"]),
+                cfg["TARGET_TAG"],
+                cfg["HOTPATCH_IMAGES"],
             ),
             reassess_every=timedelta(days=cfg["REASSESS_EVERY_DAYS"]),
             remediate=cfg["REMEDIATE_AFTER_DEADLINE"],

@@ -73,6 +73,7 @@ class FleetScope:
     subscriptions: tuple[str, ...]
     resource_groups: tuple[str, ...] = ()
     tag: str = ""  # "name" or "name=value"
+    hotpatch_images: tuple[tuple[str, str, str], ...] = ()  # HOTPATCH_IMAGES; empty: the default list
 
 
 class ArmPort(Protocol):

@@ -30,7 +30,7 @@ def same_named_fleet() -> list[SimVm]:
     security = [SimPatch("5058411", "Security", "NeverReboots", "2026-05-12T00:00:00Z")]
     return [
         SimVm("web-01", patches=list(security)),
-        SimVm("web-01", kind="arc", hotpatch=False, patches=list(security) + [SimPatch("1", "Update Rollups")]),
+        SimVm("web-01", kind="arc", hotpatch=False, patches=[*security, SimPatch("1", "Update Rollups")]),
         SimVm("web-01", kind="vmss"),
         SimVm("arc-off", kind="arc", power_state="disconnected", os_type="Linux", image=LINUX, hotpatch=False),
     ]
@@ -40,13 +40,15 @@ def test_a_cycle_assesses_each_machine_through_its_own_api_and_lists_the_rest(
     monkeypatch: pytest.MonkeyPatch, storage_connection: str, unique_prefix: str
 ) -> None:
     fleet = same_named_fleet()
-    vm, arc, vmss, arc_off = fleet
-    with ArmSimulator(fleet) as sim:
-        with cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env:
-            env.tick()
-            env.drain()
-            rows = {r["ResourceId"]: r for r in env.store.vm_rows(CYCLE)}
-            state = summary(env.deps, CYCLE)
+    vm, arc, _, arc_off = fleet
+    with (
+        ArmSimulator(fleet) as sim,
+        cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env,
+    ):
+        env.tick()
+        env.drain()
+        rows = {r["ResourceId"]: r for r in env.store.vm_rows(CYCLE)}
+        state = summary(env.deps, CYCLE)
     # Discovery lists Azure VMs and Arc servers (Resource Graph: both types), keyed by full id
     assert set(rows) == {vm.id, arc.id, arc_off.id}
     assert sim.accepted_for(vm) == 1 and sim.accepted_for(arc) == 1 and sim.accepted_for(arc_off) == 0
@@ -95,12 +97,14 @@ def test_an_arc_installation_goes_to_hybrid_compute_with_the_plan(
 ) -> None:
     fleet = same_named_fleet()
     arc = fleet[1]
-    with ArmSimulator(fleet) as sim:
-        with cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env:
-            plan = InstallPlan(("Critical", "Security"), "IfRequired", False, "PT2H")
-            step = env.deps.arm.start_install(arc.id, plan, "Windows")
-            while not step.done:
-                step = env.deps.arm.resume_install(arc.id, step.token)
+    with (
+        ArmSimulator(fleet) as sim,
+        cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env,
+    ):
+        plan = InstallPlan(("Critical", "Security"), "IfRequired", False, "PT2H")
+        step = env.deps.arm.start_install(arc.id, plan, "Windows")
+        while not step.done:
+            step = env.deps.arm.resume_install(arc.id, step.token)
     assert step.body["installedPatchCount"] == 1 and step.body["status"] == "Succeeded"
     (request,) = sim.install_requests
     assert request["vm"] == arc.id
@@ -115,9 +119,12 @@ def test_the_loopback_arm_fails_a_test_that_sends_an_arc_server_to_the_vm_api(
     from azure.core.exceptions import ResourceNotFoundError
 
     arc = SimVm("only-arc", kind="arc")
-    with pytest.raises(AssertionError, match="not Azure VMs: POST .*virtualMachines/only-arc/assessPatches"):
-        with ArmSimulator([arc]) as sim:
-            with cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env:
-                vms = env.deps.arm.compute(arc.subscription_id).virtual_machines  # what the old code did
-                with pytest.raises(ResourceNotFoundError):
-                    vms.begin_assess_patches(arc.resource_group, arc.name).result()
+    violation = r"not Azure VMs: POST .*virtualMachines/only-arc/assessPatches"
+    with (
+        pytest.raises(AssertionError, match=violation),
+        ArmSimulator([arc]) as sim,
+        cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env,
+    ):
+        vms = env.deps.arm.compute(arc.subscription_id).virtual_machines  # what the old code did
+        with pytest.raises(ResourceNotFoundError):
+            vms.begin_assess_patches(arc.resource_group, arc.name).result()

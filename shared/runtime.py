@@ -30,13 +30,16 @@ def build_deps(cfg: Settings, *, credential: Any = None, **policy_overrides: Any
     from shared.adapters.arm import ArmAdapter
     from shared.adapters.cycle_store import CycleStore
     from shared.adapters.queues import StorageQueue
+    from shared.adapters.schedules import ScheduleCache
     from shared.services.assessment import QUEUE_NAME, CyclePolicy, Deps
 
+    store = CycleStore.from_settings(cfg)
     return Deps(
-        store=CycleStore.from_settings(cfg),
+        store=store,
         arm=ArmAdapter.from_settings(cfg, credential),
         queue=StorageQueue(queue_target(cfg), QUEUE_NAME),
         policy=CyclePolicy.from_settings(cfg, **policy_overrides),
+        placements=ScheduleCache(store.target, store.prefix),
     )
 
 

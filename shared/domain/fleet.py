@@ -168,6 +168,7 @@ class Vm:
     assessment_mode: str = ""
     bypass_platform_safety_checks: bool = False
     assignments: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # the dynamic scopes (assignment ids) that brought it in
     hotpatch_image: bool | None = None  # set by discovery from HOTPATCH_IMAGES; None: the default list
 
     @property
@@ -212,14 +213,16 @@ class Vm:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["assignments"] = list(self.assignments)
+        data["scopes"] = list(self.scopes)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Vm:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known}
-        if "assignments" in values:
-            values["assignments"] = tuple(values["assignments"] or ())
+        for name in ("assignments", "scopes"):
+            if name in values:
+                values[name] = tuple(values[name] or ())
         return cls(**values)
 
 

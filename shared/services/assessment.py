@@ -42,6 +42,7 @@ from typing import Any
 
 from shared.domain.assessment import VmState, parse_assessment, parse_install, parse_installation_summary
 from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_for_month
+from shared.domain.configuration import CONFIGURATION_KINDS, configuration_findings, reconcile_configuration
 from shared.domain.cycle_state import InstallPlan, RemediationBudget, install_plan
 from shared.domain.fleet import ResourceId, Vm, vm_key
 from shared.domain.hotpatch import (
@@ -154,6 +155,9 @@ class Deps:
     arm: ArmPort
     queue: QueuePort
     policy: CyclePolicy
+    #: The cached Update Manager assignments (static and dynamic scopes):
+    #: ``scope_assignments() -> {machine id lower: [(configuration id, dynamic scope or "")]}``.
+    placements: Any = None
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -338,6 +342,8 @@ def fan_out(
             messages.append((body, max(0.0, due - (clock() - t0))))
         _send_all(deps.queue, messages)
         sent += len(messages)
+    if scope == cycle_id and not run_id:
+        settle_configuration(deps, deps.policy.cycle(cycle_id), [vm for vm, _ in plan], now)
     if not_assessable:
         cycle = deps.policy.cycle(cycle_id)
         _settle_findings(
@@ -350,6 +356,30 @@ def fan_out(
 
 
 # -- findings --------------------------------------------------------------------------------------
+
+
+def with_assignments(deps: Deps, vms: Iterable[Vm]) -> list[Vm]:
+    """Each machine with the configurations assigned to it (directly or through a dynamic scope),
+    as the schedule cache knows them; unchanged when there is no cache."""
+    vms = list(vms)
+    if deps.placements is None:
+        return vms
+    placed = deps.placements.scope_assignments()
+    out = []
+    for vm in vms:
+        found = placed.get(vm.id.lower(), [])
+        assigned = tuple(sorted({cfg for cfg, _ in found}, key=str.lower))
+        out.append(replace(vm, assignments=assigned, scopes=tuple(sorted({v for _, v in found if v}))))
+    return out
+
+
+def settle_configuration(deps: Deps, cycle: Cycle, vms: Iterable[Vm], now: datetime) -> int:
+    """Open, update or resolve each machine's ``schedule-ineffective`` finding for the cycle."""
+    changes: list[Finding] = []
+    for vm in vms:
+        previous = deps.store.findings_for(cycle.id, vm.id, CONFIGURATION_KINDS)
+        changes.extend(reconcile_configuration(previous, configuration_findings(vm, cycle, now), now))
+    return deps.store.put_findings(changes) if changes else 0
 
 
 def _settle_findings(deps: Deps, cycle: Cycle, results: list[tuple[Vm, list[Finding]]], now: datetime) -> int:

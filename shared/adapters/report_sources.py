@@ -138,12 +138,23 @@ class Placements(_Tables):
                 out.setdefault(str(row["ConfigurationId"]).lower(), []).append(str(row["ResourceId"]))
         return out
 
+    eligibility: Any = None  # SQL_EXCLUDED_* (an EligibilityPolicy); None: the documented defaults
+
     def sql_resources(self) -> list[SqlResource]:
-        return [
-            SqlResource(str(row["ResourceId"]), str(row.get("Location") or ""), str(row.get("Kind") or ""))
-            for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"})
-            if row.get("ResourceId")
-        ]
+        from shared.adapters.schedules import sql_ref
+
+        out = []
+        for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"}):
+            if not row.get("ResourceId"):
+                continue
+            ref = sql_ref(row)
+            judged = ref.eligibility(self.eligibility)
+            out.append(
+                SqlResource(
+                    ref.resource_id, ref.location, ref.kind, ref.configuration_id, judged.eligible, judged.reasons
+                )
+            )
+        return out
 
 
 def sources_for(target: StorageTarget, prefix: str) -> tuple[CycleResults, AlertHistory, Placements]:

@@ -39,7 +39,16 @@ from typing import TYPE_CHECKING, Any
 from shared.domain.alerts import ResourceWindow, WatchedConfiguration
 from shared.domain.schedule import MaintenanceSchedule, ScheduleError
 from shared.domain.scope import DynamicScope, is_scope_assignment
-from shared.domain.sql_catalog import DEFAULT_CONFIGURATION, catalog_schedule, schedule_from_public_configuration
+from shared.domain.sql_catalog import (
+    DEFAULT_CONFIGURATION,
+    Eligibility,
+    EligibilityPolicy,
+    SqlResource,
+    catalog_schedule,
+    check_eligibility,
+    schedule_from_public_configuration,
+    sql_resource_kind,
+)
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -125,6 +134,38 @@ class SqlResourceRef:
     location: str
     configuration_id: str
     kind: str  # "database" | "managed_instance"
+    service_objective: str = ""  # GP_Gen5_2, S0, HS_Gen5_2 (a managed instance: its SKU, GP_Gen5)
+    edition: str = ""  # the SKU tier: GeneralPurpose, Hyperscale, Standard ...
+    hardware: str = ""  # the SKU family: Gen5, DC, Fsv2 ... ("" when not stated)
+    instance_pool: bool = False  # a managed instance in an instance pool
+
+    def eligibility(self, policy: EligibilityPolicy | None = None) -> Eligibility:
+        """Whether it can choose a maintenance window (the SQL maintenance document's limits)."""
+        return check_eligibility(
+            SqlResource(
+                sql_resource_kind(self.resource_id) if self.kind != "managed_instance" else "managed_instance",
+                self.location,
+                service_objective=self.service_objective,
+                edition=self.edition,
+                hardware_family=self.hardware,
+                in_instance_pool=self.instance_pool,
+            ),
+            policy,
+        )
+
+
+def _sku_facts(resource: Any) -> dict[str, Any]:
+    """Service objective, tier, family and instance pool of an azure-mgmt-sql database or managed
+    instance (``currentServiceObjectiveName`` / ``sku`` / ``instancePoolId`` in the SQL REST spec)."""
+    props = getattr(resource, "properties", None) or resource
+    sku = getattr(resource, "sku", None)
+    slo = getattr(props, "current_service_objective_name", None) or getattr(sku, "name", None) or ""
+    return {
+        "service_objective": str(slo),
+        "edition": str(getattr(sku, "tier", None) or ""),
+        "hardware": str(getattr(sku, "family", None) or ""),
+        "instance_pool": bool(getattr(props, "instance_pool_id", None)),
+    }
 
 
 @dataclass(frozen=True)
@@ -244,11 +285,11 @@ class ScheduleReader:
                 cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
                 if db.name and db.name.lower() == "master":
                     continue
-                out.append(SqlResourceRef(db.id, db.location, cfg or "", "database"))
+                out.append(SqlResourceRef(db.id, db.location, cfg or "", "database", **_sku_facts(db)))
         for mi in client.managed_instances.list():
             props = getattr(mi, "properties", None)
             cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
-            out.append(SqlResourceRef(mi.id, mi.location, cfg or "", "managed_instance"))
+            out.append(SqlResourceRef(mi.id, mi.location, cfg or "", "managed_instance", **_sku_facts(mi)))
         return out
 
 
@@ -279,8 +320,13 @@ class ScheduleCache:
     """The ``{prefix}schedules`` table."""
 
     def __init__(
-        self, target: StorageTarget, prefix: str = "pw", client_options: Mapping[str, Any] | None = None
+        self,
+        target: StorageTarget,
+        prefix: str = "pw",
+        client_options: Mapping[str, Any] | None = None,
+        eligibility: EligibilityPolicy | None = None,
     ) -> None:
+        self.eligibility = eligibility  # SQL_EXCLUDED_*; None: the documented defaults
         self.target = target
         self.table_name = f"{prefix}schedules"
         self.client_options = dict(client_options or {})
@@ -376,6 +422,10 @@ class ScheduleCache:
                     "Location": r.location,
                     "ConfigurationId": r.configuration_id,
                     "Kind": r.kind,
+                    "ServiceObjective": r.service_objective,
+                    "Edition": r.edition,
+                    "Hardware": r.hardware,
+                    "InstancePool": r.instance_pool,
                     "FetchedAt": now,
                 }
             )
@@ -508,11 +558,9 @@ class ScheduleCache:
                 if since is not None:
                     cached.watched.append(WatchedConfiguration(window.configuration_id, schedule, since))
         for row in self._rows("sqlresource"):
-            ref = SqlResourceRef(
-                row["ResourceId"], row.get("Location", ""), row.get("ConfigurationId", ""), row.get("Kind", "")
-            )
+            ref = sql_ref(row)
             cached.sql_resources.append(ref)
-            rw = sql_window(ref, by_id)
+            rw = sql_window(ref, by_id, self.eligibility)
             if rw is not None:
                 cached.sql_windows[ref.resource_id.lower()] = rw
         vm: dict[str, list[MaintenanceSchedule]] = {}
@@ -526,10 +574,32 @@ class ScheduleCache:
         return cached
 
 
-def sql_window(ref: SqlResourceRef, by_id: Mapping[str, MaintenanceSchedule]) -> ResourceWindow | None:
+def sql_ref(row: Mapping[str, Any]) -> SqlResourceRef:
+    """A cached ``sqlresource`` row."""
+    return SqlResourceRef(
+        str(row["ResourceId"]),
+        str(row.get("Location") or ""),
+        str(row.get("ConfigurationId") or ""),
+        str(row.get("Kind") or ""),
+        service_objective=str(row.get("ServiceObjective") or ""),
+        edition=str(row.get("Edition") or ""),
+        hardware=str(row.get("Hardware") or ""),
+        instance_pool=bool(row.get("InstancePool")),
+    )
+
+
+def sql_window(
+    ref: SqlResourceRef, by_id: Mapping[str, MaintenanceSchedule], policy: EligibilityPolicy | None = None
+) -> ResourceWindow | None:
     """The window a SQL resource chose: what Azure says of its configuration, else the built-in
-    catalog (``SQL_Default`` always: it is local to the resource's region)."""
+    catalog (``SQL_Default`` always: it is local to the resource's region). A resource that
+    cannot choose a window (SQL eligibility) is judged against ``SQL_Default`` only, whatever
+    configuration it names."""
     name = ref.configuration_id.rstrip("/").rsplit("/", 1)[-1] if ref.configuration_id else DEFAULT_CONFIGURATION
+    judged = ref.eligibility(policy)
+    if not judged.eligible and name.lower() != DEFAULT_CONFIGURATION.lower():
+        log.info("%s cannot choose a window (%s): judged against %s", ref.resource_id, judged.reasons, name)
+        name = DEFAULT_CONFIGURATION
     try:
         if name.lower() == DEFAULT_CONFIGURATION.lower():
             return ResourceWindow(ref.resource_id, DEFAULT_CONFIGURATION, catalog_schedule(name, ref.location))

@@ -58,8 +58,10 @@ def build(
     now: datetime,
     *,
     overrun_grace: timedelta = timedelta(0),
+    eligibility: Any = None,
 ) -> ComplianceReport:
-    """The report from the tables under ``prefix`` of the storage at ``target``."""
+    """The report from the tables under ``prefix`` of the storage at ``target``. ``eligibility``:
+    SQL_EXCLUDED_* as an EligibilityPolicy (None: the documented defaults)."""
     from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS, TableOutcomeStore
     from shared.adapters.report_sources import sources_for
     from shared.services.report import ReportSources, compliance_report
@@ -67,6 +69,7 @@ def build(
     cycle = cycle_for_month(month, policy)
     TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS)).list_runs(month)  # one quick try first
     cycles, alerts, placements = sources_for(target, prefix)
+    placements.eligibility = eligibility
     sources = ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
     return compliance_report(sources, cycle, now, overrun_grace=overrun_grace)
 
@@ -132,7 +135,8 @@ def report_from_settings(cfg: Settings, month: YearMonth, now: datetime) -> Comp
     from shared.adapters.outcome_store import outcomes_target
 
     grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
-    return build(outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"], cfg.calendar, month, now, overrun_grace=grace)
+    return build(outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"], cfg.calendar, month, now, overrun_grace=grace,
+                 eligibility=cfg.sql_eligibility)  # fmt: skip
 
 
 OUT = Path(__file__).resolve().parents[2] / "out"
@@ -143,7 +147,8 @@ def demo_report(store: Any, cfg: Settings, now: datetime) -> Path:
     written to ``out/report-YYYY-MM.html``."""
     month = cycle_at(now, cfg.calendar).month
     grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
-    report = build(store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace)
+    report = build(store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace,
+                 eligibility=cfg.sql_eligibility)  # fmt: skip
     path = write_html(report, OUT / f"report-{month}.html")
     print(f"\n== Compliance report {month} ==")
     print_summary(report)

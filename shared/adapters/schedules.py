@@ -265,6 +265,31 @@ class ScheduleReader:
             out.append(Assignment(a.resource_id, a.maintenance_configuration_id, scope=scope))
         return out
 
+    def region_zones(self, subscription: str) -> dict[str, str]:
+        """Every region's IANA time zone: Azure's own region metadata (``GET /subscriptions/{id}/
+        locations``, azure-mgmt-resource-subscriptions, its latitude and longitude) placed in the
+        time-zone boundaries tzfpy ships (timezone-boundary-builder, kept current upstream)."""
+        import tzfpy
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        client = SubscriptionClient(
+            self.credential, base_url=self.arm_endpoint, credential_scopes=[self.arm_endpoint + "/.default"],
+            **self.client_kwargs,
+        )  # fmt: skip
+        out: dict[str, str] = {}
+        try:
+            for loc in client.subscriptions.list_locations(subscription):
+                meta = getattr(loc, "metadata", None)
+                lat, lon = getattr(meta, "latitude", None), getattr(meta, "longitude", None)
+                if not loc.name or lat in (None, "") or lon in (None, ""):
+                    continue  # logical regions ("global", "us") have no coordinates
+                zone = tzfpy.get_tz(float(lon), float(lat))
+                if zone:
+                    out[loc.name.lower()] = zone
+        finally:
+            client.close()
+        return out
+
     def scope_members(self, scope: DynamicScope) -> list[str]:
         """The machines a dynamic scope selects (Resource Graph, the filter in the query)."""
         if self._arm is None:
@@ -459,6 +484,22 @@ class ScheduleCache:
                 }
             )
 
+    def put_region_zones(self, zones: Mapping[str, str], now: datetime) -> None:
+        for name, zone in zones.items():
+            self._upsert(
+                {
+                    "PartitionKey": "region",
+                    "RowKey": escape_key(name),
+                    "Region": name,
+                    "TimeZone": zone,
+                    "FetchedAt": now,
+                }
+            )
+
+    def region_zones(self) -> dict[str, str]:
+        """ARM region name -> IANA zone, as the last refresh read them."""
+        return {str(r["Region"]).lower(): str(r["TimeZone"]) for r in self._rows("region") if r.get("TimeZone")}
+
     def prune_scope_members(self, via: str, keep: Iterable[str]) -> int:
         """Forget the members of dynamic scope ``via`` that it no longer selects."""
         kept = {k.lower() for k in keep}
@@ -557,10 +598,11 @@ class ScheduleCache:
                 since = _dt(row.get("WatchedSince")) or _dt(row.get("FirstSeenAt")) or _dt(row.get("FetchedAt"))
                 if since is not None:
                     cached.watched.append(WatchedConfiguration(window.configuration_id, schedule, since))
+        zones = self.region_zones()
         for row in self._rows("sqlresource"):
             ref = sql_ref(row)
             cached.sql_resources.append(ref)
-            rw = sql_window(ref, by_id, self.eligibility)
+            rw = sql_window(ref, by_id, self.eligibility, zones)
             if rw is not None:
                 cached.sql_windows[ref.resource_id.lower()] = rw
         vm: dict[str, list[MaintenanceSchedule]] = {}
@@ -589,7 +631,10 @@ def sql_ref(row: Mapping[str, Any]) -> SqlResourceRef:
 
 
 def sql_window(
-    ref: SqlResourceRef, by_id: Mapping[str, MaintenanceSchedule], policy: EligibilityPolicy | None = None
+    ref: SqlResourceRef,
+    by_id: Mapping[str, MaintenanceSchedule],
+    policy: EligibilityPolicy | None = None,
+    zones: Mapping[str, str] | None = None,
 ) -> ResourceWindow | None:
     """The window a SQL resource chose: what Azure says of its configuration, else the built-in
     catalog (``SQL_Default`` always: it is local to the resource's region). A resource that
@@ -602,7 +647,7 @@ def sql_window(
         name = DEFAULT_CONFIGURATION
     try:
         if name.lower() == DEFAULT_CONFIGURATION.lower():
-            return ResourceWindow(ref.resource_id, DEFAULT_CONFIGURATION, catalog_schedule(name, ref.location))
+            return ResourceWindow(ref.resource_id, DEFAULT_CONFIGURATION, catalog_schedule(name, ref.location, zones))
         known = by_id.get(ref.configuration_id.lower())
         return ResourceWindow(ref.resource_id, name, known if known is not None else catalog_schedule(name))
     except ScheduleError as exc:

@@ -109,13 +109,19 @@ def describe_configuration(name: str) -> SqlWindowConfiguration:
     return SqlWindowConfiguration(canonical, region, kind, "weekday" if m.group("slot") == "1" else "weekend")
 
 
-def catalog_schedule(name: str, region: str | None = None) -> MaintenanceSchedule:
+def catalog_schedule(
+    name: str, region: str | None = None, zones: Mapping[str, str] | None = None
+) -> MaintenanceSchedule:
     """The built-in schedule of a SQL configuration. ``SQL_Default`` needs ``region``
-    (the resource's), since it is local to wherever the resource lives."""
+    (the resource's), since it is local to wherever the resource lives: the catalog's zone,
+    else ``zones`` (ARM name -> IANA zone of every region, from Azure's region metadata)."""
     cfg = describe_configuration(name)
     reg = cfg.region
     if reg is None:
         reg = find_region(region or "")
+        zone = (zones or {}).get(re.sub(r"[\s_-]", "", region or "").lower())
+        if reg is None and zone:
+            return MaintenanceSchedule.from_config("Day", f"{_ANCHOR} 17:00", "15:00", zone)
         if reg is None:
             raise ScheduleError(
                 f"{DEFAULT_CONFIGURATION} is local to the resource's region: name one of the catalog's regions"

@@ -27,6 +27,8 @@ class ScheduleSource(Protocol):
 
     def scope_members(self, scope: DynamicScope) -> list[str]: ...
 
+    def region_zones(self, subscription: str) -> dict[str, str]: ...
+
     def sql_resources(self, subscription: str) -> list[SqlResourceRef]: ...
 
 
@@ -37,6 +39,7 @@ class RefreshReport:
     assignments: int = 0
     dynamic_scopes: int = 0
     scoped_machines: int = 0
+    regions: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -60,6 +63,7 @@ def refresh_schedules(
     wanted: dict[str, str] = {w.lower(): w for w in watched_ids}
     for cid in also:
         wanted.setdefault(cid.lower(), cid)
+    subscriptions = list(subscriptions)
     for sub in subscriptions:
         try:
             assignments = source.assignments(sub)
@@ -91,6 +95,15 @@ def refresh_schedules(
                     wanted.setdefault(r.configuration_id.lower(), r.configuration_id)
         except Exception as exc:
             report.errors.append(f"SQL resources of {sub}: {_error_text(exc)}")
+    for sub in subscriptions:  # every region's time zone, for SQL_Default: one subscription's list is enough
+        try:
+            zones = source.region_zones(sub)
+        except Exception as exc:
+            report.errors.append(f"regions of {sub}: {_error_text(exc)}")
+            continue
+        cache.put_region_zones(zones, now)
+        report.regions = len(zones)
+        break
     watched_lower = {w.lower() for w in watched_ids}
     for cid in sorted(wanted.values()):
         is_watched = cid.lower() in watched_lower

@@ -329,7 +329,9 @@ class ArmAdapter:
         seen: dict[str, Vm] = {}
         for row in rows:
             vm = vm_from_row(row)
-            if scope.hotpatch_images:
+            if not scope.hotpatch_offered:
+                vm = replace(vm, hotpatch_image=False)
+            elif scope.hotpatch_images:
                 judged = hotpatch_image(vm.image_publisher, vm.image_offer, vm.image_sku, scope.hotpatch_images)
                 vm = replace(vm, hotpatch_image=judged)
             seen.setdefault(vm.id.lower(), vm)  # paging can repeat a row if the fleet changes meanwhile

@@ -44,7 +44,7 @@ from shared.domain.assessment import VmState, parse_assessment, parse_install, p
 from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_for_month
 from shared.domain.configuration import CONFIGURATION_KINDS, configuration_findings, reconcile_configuration
 from shared.domain.cycle_state import InstallPlan, RemediationBudget, install_plan
-from shared.domain.fleet import ResourceId, Vm, vm_key
+from shared.domain.fleet import HOTPATCH_UNSUPPORTED_CLOUDS, ResourceId, Vm, vm_key
 from shared.domain.hotpatch import (
     ASSESSMENT_KINDS,
     Finding,
@@ -133,6 +133,7 @@ class CyclePolicy:
                 tuple(cfg["TARGET_RESOURCE_GROUPS"]),
                 cfg["TARGET_TAG"],
                 cfg["HOTPATCH_IMAGES"],
+                cfg["AZURE_CLOUD"] not in HOTPATCH_UNSUPPORTED_CLOUDS,
             ),
             reassess_every=timedelta(days=cfg["REASSESS_EVERY_DAYS"]),
             remediate=cfg["REMEDIATE_AFTER_DEADLINE"],

@@ -146,6 +146,8 @@ def tick(deps: Deps, now: datetime, *, owner: str | None = None) -> TickReport:
     if not deps.policy.scope.subscriptions:
         report.notes.append("TARGET_SUBSCRIPTION_IDS is empty: no fleet to assess")
         return report
+    if not deps.policy.scope.hotpatch_offered:
+        report.notes.append("hotpatch is not offered in this cloud: no machine is treated as hotpatch-enrolled")
     previous = cycle_for_month(cycle.month.previous(), deps.policy.calendar)
     for c in (previous, cycle):
         _tick_cycle(deps, c, now, owner, report)

@@ -839,27 +839,30 @@ class ArmSimulator:
         )
 
     def _graph_runs(self) -> list[dict[str, Any]]:
+        """One applyUpdates record per machine of each run, shaped as the published
+        ApplyUpdatesResourceGroup_List entry (a scale set's, there) with Resource Graph's columns."""
+        example = published("arm/maintenance/ApplyUpdatesResourceGroup_List.json")["responses"]["200"]["body"]
         docs = []
         for run in self.runs.values():
             for vm_id in run.vm_ids:
                 name = run.correlation_id.rsplit("/", 1)[-1]
-                docs.append(
-                    {
-                        "id": f"{vm_id}/providers/microsoft.maintenance/applyupdates/{name}".lower(),
-                        "name": name,
-                        "type": "microsoft.maintenance/applyupdates",
-                        "subscriptionId": vm_id.split("/")[2],
-                        "resourceGroup": vm_id.split("/")[4].lower(),
-                        "properties": {
-                            "correlationId": run.correlation_id,
-                            "resourceId": vm_id,
-                            "status": run.status,
-                            "maintenanceConfigurationId": run.correlation_id.split(
-                                "/providers/microsoft.maintenance/applyupdates/"
-                            )[0],
-                        },
-                    }
+                doc = copy.deepcopy(example["value"][0])
+                doc.update(
+                    id=f"{vm_id}/providers/microsoft.maintenance/applyupdates/{name}".lower(),
+                    name=name,
+                    type="microsoft.maintenance/applyupdates",
+                    subscriptionId=vm_id.split("/")[2],
+                    resourceGroup=vm_id.split("/")[4].lower(),
                 )
+                doc["properties"].update(
+                    correlationId=run.correlation_id,
+                    resourceId=vm_id,
+                    status=run.status,
+                    maintenanceConfigurationId=run.correlation_id.split(
+                        "/providers/microsoft.maintenance/applyupdates/"
+                    )[0],
+                )
+                docs.append(doc)
         return docs
 
     # -- Resource Graph --------------------------------------------------------------------

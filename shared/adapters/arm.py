@@ -339,6 +339,8 @@ class ArmAdapter:
 
     def scope_members(self, scope: DynamicScope) -> list[str]:
         """The machines a dynamic scope selects now (Resource Graph, paged)."""
+        if not scope.resource_types:
+            return []  # it selects only types Patch Watch does not handle (its notes say which)
         ids: dict[str, str] = {}
         for row in self._graph_rows(dynamic_scope_query(scope), (scope.subscription_id,)):
             rid = str(row.get("id") or "")

@@ -136,6 +136,7 @@ def _with_assignments(cfg: Settings, vms: list[Vm], subscriptions: tuple[str, ..
             if a.scope is None:
                 placed.setdefault(a.resource_id.lower(), []).append((a.configuration_id, ""))
                 continue
+            notes.extend(f"dynamic scope {a.scope.assignment_id}: {n}" for n in a.scope.notes)
             try:
                 members = reader.scope_members(a.scope)
             except Exception as exc:

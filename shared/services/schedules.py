@@ -78,6 +78,8 @@ def refresh_schedules(
             if a.scope is None:
                 continue
             report.dynamic_scopes += 1
+            for note in a.scope.notes:
+                log.info("dynamic scope %s: %s", a.scope.assignment_id, note)
             try:  # a dynamic scope: its machines, as Resource Graph selects them now
                 members = source.scope_members(a.scope)
             except Exception as exc:

@@ -555,8 +555,10 @@ def dynamic_scope_query(scope: DynamicScope) -> str:
         lines.append(f"| where {os_type} in~ ({', '.join(kql_string(o) for o in scope.os_types)})")
     tests = []
     for name, values in scope.tags:
-        tag = f"tags[{kql_string(name)}]"
-        tests.append(f"{tag} in~ ({', '.join(kql_string(v) for v in values)})" if values else f"isnotempty({tag})")
+        tag = f"tags[{kql_string(name)}]"  # dynamic: compared as a string
+        tests.append(
+            f"tostring({tag}) in~ ({', '.join(kql_string(v) for v in values)})" if values else f"isnotempty({tag})"
+        )
     if tests and scope.tag_operator == "All":
         lines.extend(f"| where {t}" for t in tests)
     elif tests:

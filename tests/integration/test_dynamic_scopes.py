@@ -80,7 +80,10 @@ def test_the_published_dynamic_scope_resolves_to_its_machines_and_their_window(
     assert queries[0]["subscriptions"] == [SUB]
     assert "location in~ ('japaneast', 'uksouth')" in query
     assert "resourceGroup in~ ('RG1', 'RG2')" in query
-    assert "(tags['tag1'] in~ ('tag1Value1', 'tag1Value2', 'tag1Value3')) or (tags['tag2'] in~" in query
+    assert (
+        "(tostring(tags['tag1']) in~ ('tag1Value1', 'tag1Value2', 'tag1Value3')) or (tostring(tags['tag2']) in~"
+        in query
+    )
 
 
 def test_all_tags_os_types_and_a_resource_group_scope_and_members_that_leave(

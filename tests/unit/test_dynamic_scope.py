@@ -26,7 +26,10 @@ def test_the_published_filter_becomes_a_scope() -> None:
     assert scope.tag_operator == "Any" and dict(scope.tags)["tag1"] == ("tag1Value1", "tag1Value2", "tag1Value3")
     query = dynamic_scope_query(scope)
     assert "| where subscriptionId =~ '5b4b650e-28b9-4790-b3ab-ddbd88d727c4'" in query
-    assert "| where (tags['tag1'] in~ ('tag1Value1', 'tag1Value2', 'tag1Value3')) or (tags['tag2'] in~" in query
+    assert (
+        "| where (tostring(tags['tag1']) in~ ('tag1Value1', 'tag1Value2', 'tag1Value3')) or (tostring(tags['tag2']) in~"
+        in query
+    )
 
 
 def test_all_tags_resource_groups_and_what_is_refused() -> None:
@@ -41,7 +44,7 @@ def test_all_tags_resource_groups_and_what_is_refused() -> None:
         "resource type microsoft.compute/virtualmachinescalesets is not a machine type Patch Watch handles",
     )
     query = dynamic_scope_query(scope)
-    assert "| where tags['a'] in~ ('1')\n| where isnotempty(tags['b'])" in query
+    assert "| where tostring(tags['a']) in~ ('1')\n| where isnotempty(tags['b'])" in query
     assert "in~ ('Linux')" in query and "resourceGroup =~ 'rg1'" in query
     with pytest.raises(ScopeError, match="filterOperator 'Some'"):
         DynamicScope.from_assignment("a", "c", "/subscriptions/s", {"tagSettings": {"filterOperator": "Some"}})

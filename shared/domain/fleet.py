@@ -14,10 +14,11 @@ from typing import Any
 from shared.domain.calendar import Cycle
 
 #: Images that can enrol in hotpatching: the exact publisher, offer and SKU combinations of
-#: "Hotpatch for virtual machines" (learn.microsoft.com/windows-server/get-started/hotpatch,
-#: "Supported platforms": the Windows Server 2022 Azure Edition Core and Hotpatch images, and
-#: the Windows Server 2025 Azure Edition images listed since). Custom images and any other
-#: combination are not supported there. Overridable with the HOTPATCH_IMAGES setting.
+#: "Hotpatch for virtual machines", "Supported platforms" (learn.microsoft.com/windows-server/
+#: get-started/hotpatch: the Windows Server 2022 Azure Edition Core and Hotpatch images;
+#: learn.microsoft.com/azure/automanage/automanage-hotpatch, current: those and the Windows
+#: Server 2025 Azure Edition images). Custom images and any other combination are not
+#: supported. Overridable with the HOTPATCH_IMAGES setting.
 HOTPATCH_IMAGES: tuple[tuple[str, str, str], ...] = tuple(
     ("microsoftwindowsserver", "windowsserver", sku)
     for sku in (
@@ -61,9 +62,10 @@ _RESOURCE_ID = re.compile(
     re.IGNORECASE,
 )
 NOT_ASSESSABLE_POWER_STATES = frozenset({"deallocated", "deallocating", "stopped", "stopping"})
-#: Arc agent states (``properties.status``, StatusTypes in azure-rest-api-specs
-#: specification/hybridcompute/.../stable/2024-07-10/HybridCompute.json) in which the
-#: machine cannot take an operation: recorded as not assessable, like a deallocated VM.
+#: Arc agent states (``properties.status``: StatusTypes Connected, Disconnected, Error in
+#: azure-rest-api-specs specification/hybridcompute/resource-manager/Microsoft.HybridCompute/
+#: stable/2024-07-10/HybridCompute.json; AwaitingConnection in azure-mgmt-hybridcompute 10's
+#: StatusTypes) in which the machine cannot take an operation: not assessable, like a deallocated VM.
 NOT_ASSESSABLE_ARC_STATES = frozenset({"disconnected", "error", "awaitingconnection"})
 
 #: Resource types, lower-case as Resource Graph writes them. Azure VMs take

@@ -128,3 +128,29 @@ def test_the_loopback_arm_fails_a_test_that_sends_an_arc_server_to_the_vm_api(
         vms = env.deps.arm.compute(arc.subscription_id).virtual_machines  # what the old code did
         with pytest.raises(ResourceNotFoundError):
             vms.begin_assess_patches(arc.resource_group, arc.name).result()
+
+
+def test_remediation_installs_on_an_arc_server_and_an_azure_vm_of_the_same_name_each_through_its_own_api(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str, unique_prefix: str
+) -> None:
+    from datetime import timedelta
+
+    from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month
+
+    deadline = cycle_for_month(YearMonth(2026, 5), CalendarPolicy(deadline_days=10)).install_deadline_utc
+    late = [SimPatch("5058801", "Security", "NeverReboots", "2026-05-12T00:00:00Z")]
+    fleet = [SimVm("late-01", patches=list(late)), SimVm("late-01", kind="arc", hotpatch=False, patches=list(late))]
+    vm, arc = fleet
+    with ArmSimulator(fleet, install_seconds=0.05) as sim, cycle_env(
+        monkeypatch, storage_connection, unique_prefix, sim, now=deadline + timedelta(minutes=5),
+        INSTALL_DEADLINE_DAYS="10", REMEDIATE_AFTER_DEADLINE="true",
+    ) as env:  # fmt: skip
+        env.tick()
+        env.drain()
+        rows = {r["ResourceId"]: r for r in env.store.vm_rows("2026-05")}
+    assert sorted(r["vm"] for r in sim.install_requests) == sorted([vm.id, arc.id])
+    assert len(sim.server.recorded("POST", "Microsoft.HybridCompute/machines/late-01/installPatches")) == 1
+    assert len(sim.server.recorded("POST", "Microsoft.Compute/virtualMachines/late-01/installPatches")) == 1
+    assert {rows[vm.id]["IState"], rows[arc.id]["IState"]} == {"succeeded"}
+    assert arc.patches == [] and vm.patches == []
+    assert sim.violations == []

@@ -114,10 +114,10 @@ param targetTag string = ''
 param allowedSubscriptionIds string = ''
 
 @description('SQL_EXCLUDED_SERVICE_OBJECTIVES')
-param sqlExcludedServiceObjectives string = 'Basic,S0,S1'
+param sqlExcludedServiceObjectives string = 'Basic,S0,S1,HS_*'
 
 @description('SQL_EXCLUDED_HARDWARE')
-param sqlExcludedHardware string = 'DC,Fsv2'
+param sqlExcludedHardware string = 'DC,Fsv2,Gen4,M'
 
 @description('CYCLE_SCHEDULE')
 param cycleSchedule string = '0 5 * * * *'

@@ -65,7 +65,7 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
     vms: dict[str, Vm] = {}
     for v in world["vms"]:
         rid = ResourceId.parse(v["id"])
-        vms[rid.name] = Vm(
+        vms[v["id"].lower()] = Vm(
             id=v["id"],
             name=rid.name,
             subscription_id=rid.subscription_id,
@@ -78,9 +78,10 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
             image_offer="WindowsServer",
             image_sku="2022-datacenter-azure-edition-hotpatch" if v["hotpatch"] else "2022-datacenter-azure-edition",
         )
+    by_name = {vm.name: vm for vm in vms.values()}  # the sample world names its VMs in results
     rows, findings = [], []
     for r in world["results"]:
-        vm, at = vms[r["vm"]], _utc(r["at"])
+        vm, at = by_name[r["vm"]], _utc(r["at"])
         summary = {
             "status": r["state"],
             "critical_and_security": r.get("critical_and_security", 0),
@@ -106,7 +107,7 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
             findings.append(Finding(kind, vm.id, r["cycle"], severity, message, utc_text(at)))
     for correlation_id, members in world["runs"].items():
         for vm_id in members:
-            vm = vms[ResourceId.parse(vm_id).name]
+            vm = vms[vm_id.lower()]
             rows.append(
                 {
                     "PartitionKey": run_scope(correlation_id),

@@ -115,7 +115,9 @@ def demo_report(store: Any, cfg: Settings, now: datetime) -> Path:
     written to ``out/report-YYYY-MM.html``."""
     month = cycle_at(now, cfg.calendar).month
     grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
-    report = build(store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace)
+    report = build(
+        store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace, eligibility=cfg.sql_eligibility
+    )
     path = write_html(report, OUT / f"report-{month}.html")
     print(f"\n== Compliance report {month} ==")
     print_summary(report)

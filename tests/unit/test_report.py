@@ -250,3 +250,24 @@ def test_run_windows_are_drawn_only_on_the_lanes_they_concern() -> None:
     assert 'class="pw-sql-window" data-lane="db-orders"' in drawn
     assert 'class="pw-band"' not in drawn  # no Update Manager run concerns a database
     assert 'class="pw-sql-window"' in page
+
+
+def test_sql_resources_that_cannot_choose_a_window_and_those_that_could_are_listed() -> None:
+    from shared.domain.report import SqlResource
+
+    base = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.Sql/"
+    chosen = "/subscriptions/x/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_WestEurope_DB_1"
+    sql = [
+        SqlResource(base + "servers/s/databases/basic", "westeurope", "database", chosen, False, ("service objective Basic cannot choose a window",)),
+        SqlResource(base + "servers/s/databases/lazy", "westeurope", "database", ""),
+        SqlResource(base + "servers/s/databases/defaulted", "westeurope", "database", "SQL_Default"),
+        SqlResource(base + "servers/s/databases/chosen", "westeurope", "database", chosen),
+    ]  # fmt: skip
+    report = build_report(replace(inputs(), sql_resources=sql))
+    choice = report.to_json()["sql_window_choice"]
+    assert choice["cannot_choose"] == [
+        {"id": base + "servers/s/databases/basic", "reasons": ["service objective Basic cannot choose a window"]}
+    ]
+    assert choice["could_choose"] == [base + "servers/s/databases/defaulted", base + "servers/s/databases/lazy"]
+    assert "Could choose a window but still on the default policy (SQL_Default): defaulted, lazy." in report.notes
+    assert any(n.startswith("Cannot choose a window, judged against SQL_Default only: basic") for n in report.notes)

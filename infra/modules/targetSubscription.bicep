@@ -65,14 +65,17 @@ var patchResourceGroups = [for g in ownScopes: last(split(g, '/'))]
 // Action strings: MicrosoftDocs/azure-docs
 // articles/role-based-access-control/resource-provider-operations.md (Microsoft.Compute) and
 // the Update Manager permissions table (articles/update-manager/roles-permissions.md:
-// "Trigger an assessment" / "Install an update" on Azure VMs). Reading VMs and polling
-// the operations (Microsoft.Compute/locations/operations/read) are not repeated here:
-// Reader (*/read) grants them on the same subscription.
+// "Update assessment" / "Install update" on Azure VMs and on Azure Arc-enabled servers, the
+// latter also in resource-provider-operations.md, Microsoft.HybridCompute). Reading machines
+// and polling the operations (Microsoft.Compute/locations/operations/read) are not repeated
+// here: Reader (*/read) grants them on the same subscription.
 var assessActions = [
   'Microsoft.Compute/virtualMachines/assessPatches/action'
+  'Microsoft.HybridCompute/machines/assessPatches/action'
 ]
 var installActions = [
   'Microsoft.Compute/virtualMachines/installPatches/action'
+  'Microsoft.HybridCompute/machines/installPatches/action'
 ]
 
 // One definition per target subscription: role names are unique in a tenant, and a role
@@ -85,7 +88,7 @@ resource patchRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, environmentName, 'patch-watch-vm-patch-operator')
   properties: {
     roleName: 'Patch Watch VM patch operator (${environmentName}, ${subscription().subscriptionId})'
-    description: 'Start patch assessments on VMs; install patches only when remediation is on.'
+    description: 'Start patch assessments on Azure VMs and Arc-enabled servers; install patches only when remediation is on.'
     type: 'customRole'
     permissions: [
       {

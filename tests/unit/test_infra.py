@@ -500,13 +500,18 @@ def _custom_role_actions(path: Path, name: str, **flags: bool) -> list[str]:
 
 
 def test_the_vm_patch_role_assesses_and_installs_only_with_remediation() -> None:
+    """Both machine kinds the cycle handles (Azure VMs, Arc-enabled servers) get their own
+    assess action; install only with remediation."""
     path = MODULES / "targetSubscription.bicep"
-    assert _custom_role_actions(path, "patchRole", remediate=False) == [
-        "Microsoft.Compute/virtualMachines/assessPatches/action"
+    assert sorted(_custom_role_actions(path, "patchRole", remediate=False)) == [
+        "Microsoft.Compute/virtualMachines/assessPatches/action",
+        "Microsoft.HybridCompute/machines/assessPatches/action",
     ]
     assert sorted(_custom_role_actions(path, "patchRole", remediate=True)) == [
         "Microsoft.Compute/virtualMachines/assessPatches/action",
         "Microsoft.Compute/virtualMachines/installPatches/action",
+        "Microsoft.HybridCompute/machines/assessPatches/action",
+        "Microsoft.HybridCompute/machines/installPatches/action",
     ]
     for _, name, entry in _resources("Microsoft.Authorization/roleDefinitions"):
         text = json.dumps(_body(entry)["properties"]["permissions"])

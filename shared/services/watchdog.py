@@ -48,6 +48,7 @@ from shared.domain.alerts import (
 )
 from shared.domain.calendar import cycle_at
 from shared.domain.events import MaintenanceResult, run_result
+from shared.domain.fleet import MachineKind, machine_kind
 from shared.domain.outcomes import notice_resources
 from shared.services.schedules import ScheduleSource, refresh_schedules
 
@@ -259,7 +260,10 @@ def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogR
     )
     if deps.heartbeats is not None:
         acts = [a for a in maintenance_activities(runs, (), now) if a.happened and a.end >= now - HEARTBEAT_HORIZON]
-        vm_ids = sorted({a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()})
+        vm_ids = sorted(  # Azure VMs and Arc-enabled servers send heartbeats under their own ids
+            {a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()}
+            | {a.resource_id.lower() for a in acts if machine_kind(a.resource_id) is MachineKind.ARC}
+        )
         if vm_ids:
             start = min(a.start for a in acts) - timedelta(days=1)
             try:

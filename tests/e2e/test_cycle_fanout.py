@@ -116,6 +116,8 @@ def test_hotpatch_findings_come_out_of_the_results(
         ),
         # a reboot-requiring .NET update in a hotpatch month: an expected reboot, no finding
         SimVm("dotnet", patches=[SimPatch("5031110", "Security", "CanRequestReboot", "2026-05-12T00:00:00Z", DOTNET)]),
+        # everything installed, a reboot pending: not compliant, counted apart (no finding in a hotpatch month)
+        SimVm("restarting", patches=[], reboot_pending=True),
         SimVm(
             "classic",
             hotpatch=False,
@@ -131,6 +133,8 @@ def test_hotpatch_findings_come_out_of_the_results(
         env.drain()
         findings = {(f.kind, f.resource_id.rsplit("/", 1)[-1]) for f in env.store.findings(CYCLE, state="open")}
         detail = {f.kind: f for f in env.store.findings(CYCLE)}
+        state = summary(env.deps, CYCLE)
+    assert state["reboot_pending"] == 1 and state["states"]["succeeded"] == 6
     assert findings == {("unplanned-baseline-suspected", "rebooter"), ("baseline-missed", "laggard")}
     assert "KB5031002" in detail["unplanned-baseline-suspected"].message
     assert detail["baseline-missed"].details["kbs"] == ["5027001"]

@@ -102,3 +102,11 @@ class CycleFacts:
         from shared.adapters.cycle_store import run_scope
 
         return [str(r.get("ResourceId")) for r in self.store.vm_rows(run_scope(correlation_id)) if r.get("ResourceId")]
+
+    def gate_cancelled(self, correlation_id: str) -> bool:
+        """Whether this app's pre-maintenance gate cancelled the run (``GateCancelled`` on the
+        run's row, written by ``shared.services.maintenance.gate_run``)."""
+        from shared.adapters.cycle_store import run_scope
+
+        row = self.store.get("cycles", "run", run_scope(correlation_id))
+        return bool(row is not None and row.get("GateCancelled"))

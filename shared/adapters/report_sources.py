@@ -115,6 +115,7 @@ def vm_result(row: Mapping[str, Any]) -> VmResult:
         finished=stored_instant(row.get("FinishedUtc")),
         install_state=str(row.get("IState") or ""),
         install_reason=str(row.get("IReason") or ""),
+        reboot_pending=pending is not None and isinstance(result, dict) and bool(result.get("reboot_pending")),
     )
 
 

@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Cycle {cycle_id}: round {data['round']} ({data['phase']}), {data['roster']} VMs in the roster")
     for state, n in data["states"].items():
         print(f"  {state:<24} {n}")
+    print(f"  {'of which reboot pending':<24} {data['reboot_pending']} (assessed, not compliant until restarted)")
     if data["open_findings"]:
         print("Open findings:")
         print_table(

@@ -3,7 +3,7 @@
 Reads the outcome store (maintenance runs, health, SQL notices), the patch cycle's
 results and the alerts from the configured storage (``OUTCOMES_STORAGE``, else
 ``AzureWebJobsStorage``; tables prefixed ``OUTCOMES_TABLE_PREFIX``) and prints a summary
-table: VMs assessed, compliant, pending, failed, not assessable; maintenance runs,
+table: VMs assessed, compliant, pending, reboot pending, failed, not assessable; maintenance runs,
 health dips, SQL notices; alerts by kind. ``--html FILE`` also writes a self-contained
 page with a timeline per resource group. All times are UTC.
 
@@ -77,8 +77,9 @@ def print_summary(report: ComplianceReport) -> None:
         rows += [
             ("VMs in scope", s.vms, ""),
             ("assessed", s.assessed, "assessment succeeded this cycle"),
-            ("compliant", s.compliant, "no Critical/Security patch pending"),
+            ("compliant", s.compliant, "no Critical/Security patch nor reboot pending"),
             ("pending", s.pending, "Critical/Security patches still to install"),
+            ("reboot pending", s.reboot_pending, "installed, not in effect until the VM restarts"),
             ("failed", s.failed, "assessment or installation failed"),
             ("not assessable", s.not_assessable, "deallocated or stopped"),
             ("not yet assessed", s.awaiting, "queued or running"),

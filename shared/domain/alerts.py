@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .calendar import CalendarPolicy, Cycle, CycleKind, YearMonth, cycle_at, cycle_for_month, format_utc
-from .schedule import MaintenanceSchedule, Window, chains
+from .events import MaintenanceResult, run_result
+from .schedule import MaintenanceSchedule, Window
 
 # -- the model -------------------------------------------------------------------------
 
@@ -43,6 +44,9 @@ class AlertKind(enum.StrEnum):
     UNPLANNED_BASELINE_SUSPECTED = "unplanned-baseline-suspected"
     UNHEALTHY_AFTER_MAINTENANCE = "unhealthy-after-maintenance"
     UNEXPECTED_REBOOT = "unexpected-reboot"
+    MAINTENANCE_CANCELLED = "maintenance-cancelled"
+    MAINTENANCE_OUTCOME_UNKNOWN = "maintenance-outcome-unknown"
+    MAINTENANCE_UNCONFIRMED = "maintenance-unconfirmed"
     SCHEDULE_INEFFECTIVE = "schedule-ineffective"
 
     @property
@@ -79,6 +83,9 @@ SEVERITY: Mapping[AlertKind, Severity] = {
     AlertKind.UNPLANNED_BASELINE_SUSPECTED: Severity.WARNING,
     AlertKind.UNHEALTHY_AFTER_MAINTENANCE: Severity.CRITICAL,
     AlertKind.UNEXPECTED_REBOOT: Severity.WARNING,
+    AlertKind.MAINTENANCE_CANCELLED: Severity.WARNING,
+    AlertKind.MAINTENANCE_OUTCOME_UNKNOWN: Severity.WARNING,
+    AlertKind.MAINTENANCE_UNCONFIRMED: Severity.WARNING,
     AlertKind.SCHEDULE_INEFFECTIVE: Severity.WARNING,
 }
 
@@ -89,6 +96,7 @@ TIME_SETTLED: frozenset[AlertKind] = frozenset(
         AlertKind.VM_NOT_ASSESSABLE,
         AlertKind.MAINTENANCE_OVERRAN,
         AlertKind.MAINTENANCE_WINDOW_MISSED,
+        AlertKind.MAINTENANCE_UNCONFIRMED,
         AlertKind.DEADLINE_MISSED,
         AlertKind.BASELINE_MISSED,
         AlertKind.UNHEALTHY_AFTER_MAINTENANCE,
@@ -329,8 +337,20 @@ class RunFacts:
     end_utc: datetime | None = None  # data.endDateTime: the end of its window
     pre_at: datetime | None = None  # when the pre-maintenance event was sent
     post_at: datetime | None = None
-    post_status: str | None = None  # raw; "Succeeded" is the only documented success
+    post_status: str | None = None  # raw, as the post event sent it (read with events.run_result)
     resource_ids: tuple[str, ...] = ()  # the run's VMs, when known
+    gate_cancelled: bool = False  # this app's pre-maintenance gate cancelled the run
+    subscriptions: tuple[str, ...] | None = None  # resourceSubscriptionIds (None: not known)
+
+    @property
+    def empty_scope(self) -> bool:
+        """The events named no subscription: a dynamic scope that matched no machine."""
+        return self.subscriptions is not None and not self.subscriptions
+
+    def result(self, now: datetime) -> MaintenanceResult | None:
+        """The post event's outcome as known at ``now`` (None: no post event yet)."""
+        _, post = self.seen_at(now)
+        return None if post is None else run_result(self.post_status or "")
 
     def seen_at(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         """(pre, post) as known at ``now``."""
@@ -361,11 +381,32 @@ class SqlNoticeFacts:
         return max(seen)[1] if seen else None
 
     def started_at(self, now: datetime) -> datetime | None:
-        """When the maintenance began: the notice's impact start, else when InProgress arrived."""
-        in_progress = self.stage_at("InProgress", now)
-        if self.impact_start is not None and (self.impact_start <= now or in_progress is not None):
-            return self.impact_start
-        return in_progress
+        """When the maintenance is *confirmed* to have begun: a start stage (InProgress,
+        Active) or a completion (Complete, Resolved) was seen by ``now``; it began at the
+        notice's impact start, or at that stage if it came earlier. None: not confirmed
+        started (a Planned notice alone says what is planned, not what happened)."""
+        seen = [t for name in START_STAGES + DONE_STAGES if (t := self.stage_at(name, now)) is not None]
+        if not seen:
+            return None
+        first = min(seen)
+        return min(self.impact_start, first) if self.impact_start is not None else first
+
+    def completed_at(self, now: datetime) -> datetime | None:
+        seen = [t for name in DONE_STAGES if (t := self.stage_at(name, now)) is not None]
+        return min(seen) if seen else None
+
+    def withdrawn(self, now: datetime) -> str | None:
+        """``canceled`` or ``rescheduled`` when that is the latest stage at ``now``: the
+        maintenance announced before is not (or no longer) happening then."""
+        latest = self.latest_stage(now)
+        if latest in ("canceled", "cancelled"):
+            return "canceled"
+        return "rescheduled" if latest == "rescheduled" else None
+
+
+# Service Health notice stages (domain notes section 4; the common alert schema's stage values).
+START_STAGES = ("InProgress", "Active")
+DONE_STAGES = ("Complete", "Resolved")
 
 
 @dataclass(frozen=True)
@@ -460,7 +501,9 @@ class AlertPolicy:
     health_grace: timedelta = timedelta(minutes=30)
     lookback: timedelta = timedelta(days=40)
     window_tolerance: timedelta = timedelta(minutes=5)
-    max_chain: timedelta = timedelta(days=7)  # a SQL maintenance spans at most this much of its chain
+    # A SQL maintenance may span adjacent windows: the window it began in and the next ones the
+    # configuration allows, however many days apart (a managed instance's weekend windows).
+    sql_chain_windows: int = 4  # a weekday window's Monday-to-Thursday nights
     unhealthy_watch_after: timedelta = timedelta(hours=24)
     unplanned_baseline_min_vms: int = 1
 
@@ -488,18 +531,26 @@ def _name(resource_id: str) -> str:
 
 
 def patch_failed(runs: Iterable[RunFacts], vms: Iterable[VmCycleFacts], now: datetime) -> list[Verdict]:
-    """A post-maintenance event reporting anything but success (per run), or an assessment or
-    installation that failed (per VM and cycle) and was not followed by a success."""
+    """A post-maintenance event whose status means failure (``Failed``; see
+    :data:`shared.domain.events.RUN_RESULTS`) per run, or an assessment or installation that
+    failed (per VM and cycle) and was not followed by a success. Success, a cancellation, a
+    run not finished and an unknown status all clear it (the last two have their own kinds)."""
     out: list[Verdict] = []
     for run in runs:
         _, post = run.seen_at(now)
-        if post is None:
+        result = run.result(now)
+        if post is None or result is None:
             continue
         key = AlertKey(AlertKind.PATCH_FAILED, run.configuration_id, run.run_id)
         status = run.post_status or ""
-        if status.strip().lower() == "succeeded":
+        if result is not MaintenanceResult.FAILED:
             out.append(
-                Verdict(key, False, f"maintenance run {_name(run.run_id)} of {_name(run.configuration_id)} succeeded")
+                Verdict(
+                    key,
+                    False,
+                    f"maintenance run {_name(run.run_id)} of {_name(run.configuration_id)} ended with status "
+                    f"{status!r} ({result.value}), not a failure",
+                )
             )
         else:
             out.append(
@@ -529,6 +580,50 @@ def patch_failed(runs: Iterable[RunFacts], vms: Iterable[VmCycleFacts], now: dat
             out.append(
                 Verdict(key, False, f"{_name(vm.vm_id)} in cycle {vm.cycle_id}: no failure in its latest result")
             )
+    return out
+
+
+def maintenance_run_outcome(runs: Iterable[RunFacts], now: datetime) -> list[Verdict]:
+    """What a post event says beyond success or failure, per run: a cancellation this app's
+    gate did not make (``maintenance-cancelled``: someone else cancelled the run, so its
+    machines were not patched), or a status no published source lists
+    (``maintenance-outcome-unknown``, the raw value quoted). Both warnings; a later fact
+    (the gate's record, another status) clears them."""
+    out: list[Verdict] = []
+    for run in runs:
+        result = run.result(now)
+        if result is None:
+            continue
+        name, cfg, status = _name(run.run_id), _name(run.configuration_id), run.post_status or ""
+        cancelled = AlertKey(AlertKind.MAINTENANCE_CANCELLED, run.configuration_id, run.run_id)
+        unknown = AlertKey(AlertKind.MAINTENANCE_OUTCOME_UNKNOWN, run.configuration_id, run.run_id)
+        if result is MaintenanceResult.CANCELLED and not run.gate_cancelled:
+            out.append(
+                Verdict(
+                    cancelled,
+                    True,
+                    f"maintenance run {name} of {cfg} was cancelled (status {status!r}) and not by this app's "
+                    "gate: its machines were not patched in this window",
+                    run.post_at,
+                    {"status": status, "run_id": run.run_id},
+                )
+            )
+        else:
+            why = "cancelled by this app's gate" if run.gate_cancelled else f"ended with status {status!r}"
+            out.append(Verdict(cancelled, False, f"maintenance run {name} {why}"))
+        if result is MaintenanceResult.UNKNOWN:
+            out.append(
+                Verdict(
+                    unknown,
+                    True,
+                    f"maintenance run {name} of {cfg} ended with status {status!r}, a value no published source "
+                    "lists: its outcome is unknown (check the run in Update Manager's history)",
+                    run.post_at,
+                    {"status": status, "run_id": run.run_id},
+                )
+            )
+        else:
+            out.append(Verdict(unknown, False, f"maintenance run {name} ended with status {status!r}"))
     return out
 
 
@@ -586,17 +681,28 @@ def _window_containing(schedule: MaintenanceSchedule, instant: datetime, toleran
     return None
 
 
-def sql_chain_end(schedule: MaintenanceSchedule, started: datetime, policy: AlertPolicy) -> datetime | None:
-    """The end of the chain of adjacent windows a SQL maintenance that began at ``started``
-    may span: from the window it began in (or the next one) through the windows that follow
-    each within a day, at most ``policy.max_chain`` after the first window starts."""
+def sql_chain_end(
+    schedule: MaintenanceSchedule, started: datetime, policy: AlertPolicy, planned_end: datetime | None = None
+) -> datetime | None:
+    """The end of the chain of windows a SQL maintenance that began at ``started`` may span:
+    the window it began in (or the next one) and the configuration's next eligible windows,
+    ``policy.sql_chain_windows`` in all, however many days apart they are (SQL maintenance
+    "may span adjacent windows"; for a managed instance's weekend windows the next one can be
+    five days on) - and at least through the window holding the notice's planned end."""
     first = _window_containing(schedule, started, policy.window_tolerance)
     lo = first.start_utc if first is not None else started
-    windows = schedule.windows_between(lo, lo + policy.max_chain)
+    windows: list[Window] = []
+    hi = lo
+    while len(windows) < policy.sql_chain_windows and hi < lo + timedelta(days=400):
+        hi += timedelta(days=35)
+        windows = schedule.windows_between(lo, hi)
     if not windows:
         return None
-    chain = chains(windows)[0]
-    return chain[-1].end_utc
+    end = windows[: policy.sql_chain_windows][-1].end_utc
+    if planned_end is not None and planned_end > end:
+        holding = _window_containing(schedule, planned_end, policy.window_tolerance)
+        end = max(end, holding.end_utc if holding is not None else planned_end)
+    return end
 
 
 def attribute_notice(
@@ -619,8 +725,9 @@ def maintenance_overran(
     policy: AlertPolicy,
     now: datetime,
 ) -> list[Verdict]:
-    """A run with a pre event and no post event by its end plus the grace; a SQL notice not
-    Complete by the end of the chain of windows it may span plus the grace."""
+    """A run with a pre event and no post event by its end plus the grace (not a run this
+    app's gate cancelled, nor one whose scope matched no machine); a SQL notice confirmed
+    started and not Complete by the end of the chain of windows it may span plus the grace."""
     out: list[Verdict] = []
     grace = policy.maintenance_grace
     for run in runs:
@@ -630,7 +737,11 @@ def maintenance_overran(
         key = AlertKey(AlertKind.MAINTENANCE_OVERRAN, run.configuration_id, run.run_id)
         due = run.end_utc + grace
         if post is not None:
-            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} completed at {_utc(post)}"))
+            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} reported back at {_utc(post)}"))
+        elif run.gate_cancelled:
+            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} was cancelled by this app's gate"))
+        elif run.empty_scope:
+            out.append(Verdict(key, False, f"maintenance run {_name(run.run_id)} had no machine in scope"))
         elif now >= due:
             out.append(
                 Verdict(
@@ -644,35 +755,117 @@ def maintenance_overran(
                 )
             )
     for notice in notices:
-        latest = notice.latest_stage(now)
-        started = notice.started_at(now)
-        if latest in (None, "canceled", "cancelled", "rescheduled") or started is None:
+        out += _notice_overran(notice, sql_windows, policy, now)
+    return out
+
+
+def _notice_keys(kind: AlertKind, notice: SqlNoticeFacts, sql_windows: Mapping[str, ResourceWindow]) -> list[AlertKey]:
+    """Every identity a rule of ``kind`` may have given this notice: each candidate resource
+    whose window is known, and each subscription (when no window is known)."""
+    rids = [rid for rid in notice.resource_ids if _norm(rid) in sql_windows]
+    rids += [f"/subscriptions/{sub}" for sub in notice.subscriptions]
+    return [AlertKey(kind, rid, notice.tracking_id) for rid in rids]
+
+
+def _with_clears(firing: list[Verdict], every: Iterable[AlertKey], message: str) -> list[Verdict]:
+    """The firing verdicts, and a clear one for every other identity the rule may have opened
+    before (under other facts): an alert ends when its cause no longer holds."""
+    fired = {v.key for v in firing}
+    return firing + [Verdict(k, False, message) for k in every if k not in fired]
+
+
+def _notice_targets(
+    notice: SqlNoticeFacts, start: datetime, sql_windows: Mapping[str, ResourceWindow], policy: AlertPolicy
+) -> list[tuple[str, ResourceWindow | None]]:
+    attributed, _ = attribute_notice(notice, start, sql_windows, policy)
+    targets: list[tuple[str, ResourceWindow | None]] = list(attributed)
+    if not targets:  # no window known: the notice's own planned end, per subscription
+        targets = [(f"/subscriptions/{sub}", None) for sub in notice.subscriptions]
+    return targets
+
+
+def _notice_end(
+    notice: SqlNoticeFacts, start: datetime, rw: ResourceWindow | None, policy: AlertPolicy
+) -> datetime | None:
+    if rw is None:
+        return notice.impact_end
+    return sql_chain_end(rw.schedule, start, policy, notice.impact_end)
+
+
+def _notice_overran(
+    notice: SqlNoticeFacts, sql_windows: Mapping[str, ResourceWindow], policy: AlertPolicy, now: datetime
+) -> list[Verdict]:
+    grace = policy.maintenance_grace
+    every = _notice_keys(AlertKind.MAINTENANCE_OVERRAN, notice, sql_windows)
+    tid = notice.tracking_id
+    withdrawn = notice.withdrawn(now)
+    started = notice.started_at(now)
+    complete = notice.completed_at(now)
+    if withdrawn:
+        return _with_clears([], every, f"SQL maintenance {tid} was {withdrawn}")
+    if complete is not None:
+        return _with_clears([], every, f"SQL maintenance {tid} completed at {_utc(complete)}")
+    if started is None:
+        return _with_clears([], every, f"SQL maintenance {tid} is not confirmed started")
+    firing: list[Verdict] = []
+    for rid, rw in _notice_targets(notice, started, sql_windows, policy):
+        end = _notice_end(notice, started, rw, policy)
+        if end is None or now < end + grace:
             continue
-        complete = notice.stage_at("Complete", now) or notice.stage_at("Resolved", now)
-        attributed, _ = attribute_notice(notice, started, sql_windows, policy)
-        targets: list[tuple[str, ResourceWindow | None]] = list(attributed)
-        if not targets:  # no window known: the notice's own planned end, per subscription
-            targets = [(f"/subscriptions/{sub}", None) for sub in notice.subscriptions]
-        for rid, rw in targets:
-            key = AlertKey(AlertKind.MAINTENANCE_OVERRAN, rid, notice.tracking_id)
-            if complete is not None:
-                out.append(Verdict(key, False, f"SQL maintenance {notice.tracking_id} completed at {_utc(complete)}"))
-                continue
-            end = sql_chain_end(rw.schedule, started, policy) if rw else notice.impact_end
+        where = f"the chain of {rw.configuration} windows it may span" if rw else "its planned impact"
+        firing.append(
+            Verdict(
+                AlertKey(AlertKind.MAINTENANCE_OVERRAN, rid, tid),
+                True,
+                f"SQL maintenance {tid} on {_name(rid)} began {_utc(started)} and is not "
+                f"Complete after {where} ended {_utc(end)} (+{int(grace.total_seconds() // 60)} min grace)",
+                end + grace,
+                {"tracking_id": tid, "started": _utc(started), "windows_end": _utc(end)},
+            )
+        )
+    return _with_clears(firing, every, f"SQL maintenance {tid} is within the windows it may span")
+
+
+def maintenance_unconfirmed(
+    notices: Iterable[SqlNoticeFacts],
+    sql_windows: Mapping[str, ResourceWindow],
+    policy: AlertPolicy,
+    now: datetime,
+) -> list[Verdict]:
+    """A SQL notice still only Planned after the windows it announced (and the ones it may
+    span) ended plus the grace: no start and no completion was notified. The work may have
+    been done and its notices missed or late ("Complete" can come days late), so this is a
+    warning that nothing confirms it, not an overrun. Any later stage clears it."""
+    out: list[Verdict] = []
+    grace = policy.maintenance_grace
+    for notice in notices:
+        tid = notice.tracking_id
+        every = _notice_keys(AlertKind.MAINTENANCE_UNCONFIRMED, notice, sql_windows)
+        withdrawn = notice.withdrawn(now)
+        if notice.latest_stage(now) is None:
+            continue
+        if withdrawn or notice.started_at(now) is not None or notice.impact_start is None:
+            why = f"was {withdrawn}" if withdrawn else "is confirmed by a later notice"
+            out += _with_clears([], every, f"SQL maintenance {tid} {why}")
+            continue
+        planned = notice.impact_start
+        firing: list[Verdict] = []
+        for rid, rw in _notice_targets(notice, planned, sql_windows, policy):
+            end = _notice_end(notice, planned, rw, policy)
             if end is None or now < end + grace:
                 continue
-            due = end + grace
-            where = f"the chain of {rw.configuration} windows it may span" if rw else "its planned impact"
-            out.append(
+            firing.append(
                 Verdict(
-                    key,
+                    AlertKey(AlertKind.MAINTENANCE_UNCONFIRMED, rid, tid),
                     True,
-                    f"SQL maintenance {notice.tracking_id} on {_name(rid)} began {_utc(started)} and is not "
-                    f"Complete after {where} ended {_utc(end)} (+{int(grace.total_seconds() // 60)} min grace)",
-                    due,
-                    {"tracking_id": notice.tracking_id, "started": _utc(started), "windows_end": _utc(end)},
+                    f"SQL maintenance {tid} on {_name(rid)} was planned to begin {_utc(planned)}; the windows it "
+                    f"may span ended {_utc(end)} and no InProgress or Complete notice has arrived: not confirmed "
+                    "started nor completed (a notice may have been missed or be late)",
+                    end + grace,
+                    {"tracking_id": tid, "planned_start": _utc(planned), "windows_end": _utc(end)},
                 )
             )
+        out += _with_clears(firing, every, f"SQL maintenance {tid} is not past its windows")
     return out
 
 
@@ -713,28 +906,47 @@ def maintenance_outside_window(
                 )
             )
     for notice in notices:
-        started = notice.started_at(now)
-        latest = notice.latest_stage(now)
-        if started is None or latest in ("canceled", "cancelled"):
-            continue
-        attributed, inside = attribute_notice(notice, started, sql_windows, policy)
-        for rid, rw in attributed:
-            key = AlertKey(AlertKind.MAINTENANCE_OUTSIDE_WINDOW, rid, notice.tracking_id)
-            if inside:
-                out.append(Verdict(key, False, f"SQL maintenance {notice.tracking_id} began inside {rw.configuration}"))
-                continue
-            out.append(
-                Verdict(
-                    key,
-                    True,
-                    f"SQL maintenance {notice.tracking_id} on {_name(rid)} began "
-                    f"{_local(started, rw.schedule.zone)} ({_utc(started)}), outside the window of "
-                    f"{rw.configuration} in the region's local time (critical fixes may override windows)",
-                    started,
-                    {"tracking_id": notice.tracking_id, "started": _utc(started), "time_zone": rw.schedule.zone.key},
-                )
-            )
+        out += _notice_outside(notice, sql_windows, policy, now)
     return out
+
+
+def _notice_outside(
+    notice: SqlNoticeFacts, sql_windows: Mapping[str, ResourceWindow], policy: AlertPolicy, now: datetime
+) -> list[Verdict]:
+    """A SQL notice whose start (confirmed, else planned) lies outside the window of every
+    candidate resource. Planned only: said as planned, not as begun."""
+    tid = notice.tracking_id
+    every = _notice_keys(AlertKind.MAINTENANCE_OUTSIDE_WINDOW, notice, sql_windows)
+    if notice.latest_stage(now) is None:
+        return []
+    withdrawn = notice.withdrawn(now)
+    if withdrawn == "canceled":
+        return _with_clears([], every, f"SQL maintenance {tid} was canceled")
+    confirmed = notice.started_at(now)
+    start = confirmed or notice.impact_start
+    if start is None:
+        return []
+    attributed, inside = attribute_notice(notice, start, sql_windows, policy)
+    if inside:
+        return _with_clears([], every, f"SQL maintenance {tid} is inside the window of its resources")
+    verb = "began" if confirmed else "is planned to begin (not confirmed started)"
+    firing = [
+        Verdict(
+            AlertKey(AlertKind.MAINTENANCE_OUTSIDE_WINDOW, rid, tid),
+            True,
+            f"SQL maintenance {tid} on {_name(rid)} {verb} "
+            f"{_local(start, rw.schedule.zone)} ({_utc(start)}), outside the window of "
+            f"{rw.configuration} in the region's local time (critical fixes may override windows)",
+            start,
+            {
+                "tracking_id": tid,
+                "started" if confirmed else "planned_start": _utc(start),
+                "time_zone": rw.schedule.zone.key,
+            },
+        )
+        for rid, rw in attributed
+    ]
+    return _with_clears(firing, every, f"SQL maintenance {tid}: no window is known to judge it by")
 
 
 def _hm(d: timedelta) -> str:
@@ -923,21 +1135,24 @@ class Activity:
     run: str  # run id or notice tracking id
     start: datetime
     end: datetime  # when it finished (post / Complete), or the end of its window
+    happened: bool = True  # False: the run was cancelled (its machines were not touched)
 
 
 def maintenance_activities(
     runs: Iterable[RunFacts], notices: Iterable[SqlNoticeFacts], now: datetime
 ) -> list[Activity]:
-    """Finished maintenance per resource, as known at ``now``."""
+    """Finished maintenance per resource, as known at ``now`` (a cancelled run's with
+    ``happened`` False, so a verdict opened before the cancellation was known can clear)."""
     out: list[Activity] = []
     for run in runs:
         pre, post = run.seen_at(now)
         start = run.start_utc or pre
         if start is None or (post is None and (run.end_utc is None or run.end_utc > now)):
             continue
+        happened = not (run.gate_cancelled or run.result(now) is MaintenanceResult.CANCELLED)
         end = post if post is not None else run.end_utc
         assert end is not None
-        out.extend(Activity(rid, run.run_id, start, max(end, start)) for rid in run.resource_ids)
+        out.extend(Activity(rid, run.run_id, start, max(end, start), happened) for rid in run.resource_ids)
     for notice in notices:
         started = notice.started_at(now)
         done = notice.stage_at("Complete", now)
@@ -981,10 +1196,14 @@ def unhealthy_after_maintenance(
         facts.sort(key=lambda h: h.at)
     out: list[Verdict] = []
     for act in activities:
-        if now < act.end + grace:
-            continue  # not settled yet: the resource still has its grace
         rid = _norm(act.resource_id)
         key = AlertKey(AlertKind.UNHEALTHY_AFTER_MAINTENANCE, act.resource_id, act.run)
+        if not act.happened:
+            out.append(Verdict(key, False, f"maintenance {_name(act.run)} was cancelled"))
+            continue
+        if now < act.end + grace:  # the resource still has its grace (a late post event can move the end)
+            out.append(Verdict(key, False, f"{_name(act.resource_id)} is within its grace after {_name(act.run)}"))
+            continue
         facts = by_resource.get(rid, [])
         current = facts[-1] if facts else None
         problem: Verdict | None = None
@@ -1024,6 +1243,9 @@ def unhealthy_after_maintenance(
             out.append(problem)
         elif beat != "unknown" and (healthy or beat == "back") and (current is None or healthy):
             out.append(Verdict(key, False, f"{_name(act.resource_id)} is healthy after maintenance {_name(act.run)}"))
+        elif beat != "unknown" and current is not None:
+            # unhealthy, but not in the maintenance's span or not for the grace yet: not this alert
+            out.append(Verdict(key, False, f"{_name(act.resource_id)}'s state is not due to {_name(act.run)}"))
     return out
 
 
@@ -1143,10 +1365,14 @@ def evaluate(
     verdicts: list[Verdict] = []
     if AlertKind.PATCH_FAILED in wanted:
         verdicts += patch_failed(facts.runs, facts.vms, now)
+    if {AlertKind.MAINTENANCE_CANCELLED, AlertKind.MAINTENANCE_OUTCOME_UNKNOWN} & wanted:
+        verdicts += [v for v in maintenance_run_outcome(facts.runs, now) if v.key.kind in wanted]
     if AlertKind.VM_NOT_ASSESSABLE in wanted:
         verdicts += vm_not_assessable(facts.vms, policy, now)
     if AlertKind.MAINTENANCE_OVERRAN in wanted:
         verdicts += maintenance_overran(facts.runs, facts.notices, facts.sql_windows, policy, now)
+    if AlertKind.MAINTENANCE_UNCONFIRMED in wanted:
+        verdicts += maintenance_unconfirmed(facts.notices, facts.sql_windows, policy, now)
     if AlertKind.MAINTENANCE_OUTSIDE_WINDOW in wanted:
         verdicts += maintenance_outside_window(
             facts.runs,

@@ -9,6 +9,7 @@ whatever happens, the state says so (with the reason).
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,24 @@ from typing import Any
 
 SECURITY_CLASSIFICATIONS = frozenset({"critical", "security"})
 REBOOT_BEHAVIOURS_NEEDING_REBOOT = frozenset({"alwaysrequiresreboot", "canrequestreboot"})
+
+# The month's OS cumulative update (LCU), told apart from .NET, Defender, servicing-stack,
+# malicious-software-removal and other updates by what an assessment returns for each patch:
+# ``name``, ``kbId``, ``classifications``, ``rebootBehavior`` (azure-rest-api-specs
+# specification/compute/resource-manager/Microsoft.Compute, VirtualMachineSoftwarePatchProperties,
+# and its VirtualMachine_AssessPatches example). Windows Update names the OS LCU
+# "YYYY-MM Cumulative Update for Microsoft server operating system version 21H2 for x64-based
+# Systems (KB...)" (Windows Server 2022) or "... Cumulative Update for Windows Server ..."; the
+# .NET one is "Cumulative Update for .NET Framework ...". Only the OS LCU decides a baseline:
+# the hotpatch docs say .NET is never hotpatched and other reboot-requiring Critical/Security
+# updates may come in hotpatch months.
+_OS_LCU = re.compile(
+    r"\bcumulative update\b(?:(?!\.net).)*\b(?:microsoft server operating system|windows server|windows \d+)", re.I
+)
+_NOT_OS_LCU = re.compile(
+    r"\.net|framework|servicing stack|defender|antimalware|security intelligence|malicious software|hotpatch|dynamic",
+    re.I,
+)
 
 
 class VmState(enum.StrEnum):
@@ -106,6 +125,11 @@ class Patch:
     def needs_reboot(self) -> bool:
         return self.reboot_behavior.lower() in REBOOT_BEHAVIOURS_NEEDING_REBOOT
 
+    @property
+    def os_cumulative(self) -> bool:
+        """The OS latest cumulative update (the hotpatch *baseline* kind), by its name."""
+        return bool(_OS_LCU.search(self.name)) and not _NOT_OS_LCU.search(self.name)
+
 
 def _patch(data: Mapping[str, Any]) -> Patch:
     published = parse_instant(_get(data, "publishedDate"))
@@ -145,6 +169,11 @@ class AssessmentResult:
     def reboot_requiring_security(self) -> tuple[Patch, ...]:
         return tuple(p for p in self.patches if p.security and p.needs_reboot)
 
+    @property
+    def os_cumulative_pending(self) -> tuple[Patch, ...]:
+        """Pending OS cumulative updates that need a reboot: what a baseline installs."""
+        return tuple(p for p in self.patches if p.os_cumulative and p.needs_reboot)
+
     def summary(self) -> dict[str, Any]:
         """What the cycle store keeps (no patch list: counts and the reboot-relevant KBs)."""
         return {
@@ -157,6 +186,7 @@ class AssessmentResult:
             "error": self.error,
             "activity_id": self.activity_id,
             "reboot_requiring_security_kbs": [p.kb for p in self.reboot_requiring_security],
+            "os_cumulative_kbs": [p.kb for p in self.os_cumulative_pending],
         }
 
 

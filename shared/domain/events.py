@@ -65,6 +65,11 @@ class DecodeError(ValueError):
         self.problem = problem
 
 
+class SyntheticSignalError(DecodeError):
+    """A test signal (an action group's test action), not a real one: it is recorded as
+    synthetic and acknowledged, and never alerts nor changes any resource's health."""
+
+
 class Schema(enum.StrEnum):
     EVENT_GRID = "eventgrid"
     CLOUD_EVENTS = "cloudevents"
@@ -77,10 +82,59 @@ class MaintenancePhase(enum.StrEnum):
 
 
 class MaintenanceResult(enum.StrEnum):
-    """A post event's status, normalised: only "Succeeded" is documented, anything else is a failure."""
+    """A post event's ``status``, normalised (the raw value is always kept beside it).
+
+    The post-maintenance event docs show only ``Succeeded``
+    (learn.microsoft.com/azure/event-grid/event-schema-maintenance-configuration: "The
+    completion status of maintenance schedule instance"). A run is an ``applyUpdates``
+    resource, whose status is the Maintenance ``UpdateStatus`` union (azure-rest-api-specs
+    specification/maintenance/resource-manager/Microsoft.Maintenance/Maintenance/models.tsp):
+    Pending, InProgress, Completed, RetryNow, RetryLater, NoUpdatesPending, Cancel, Cancelled,
+    Failed. See :data:`RUN_RESULTS` for how each is read; anything else is ``UNKNOWN`` (never
+    a failure, never refused)."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    IN_PROGRESS = "in-progress"
+    """Not finished: still running, or failed and to be retried (no verdict on the patches yet)."""
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+    """A value neither the docs nor the spec list: recorded verbatim, reported as an unknown outcome."""
+
+
+RUN_RESULTS: Mapping[str, MaintenanceResult] = {
+    # Post event docs (event-schema-maintenance-configuration): the documented success.
+    "succeeded": MaintenanceResult.SUCCEEDED,
+    # UpdateStatus (Maintenance models.tsp): "All updates are successfully applied."
+    "completed": MaintenanceResult.SUCCEEDED,
+    # UpdateStatus: "No updates are pending." (nothing to install is not a failure)
+    "noupdatespending": MaintenanceResult.SUCCEEDED,
+    # UpdateStatus: "Updates installation failed."
+    "failed": MaintenanceResult.FAILED,
+    # Not in UpdateStatus. "TimedOut" is in the same spec's UpdateStatusCode ("Update has timed
+    # out."); "RetryFailed" is in no published source we found: both read as failure by name.
+    "retryfailed": MaintenanceResult.FAILED,
+    "timedout": MaintenanceResult.FAILED,
+    # UpdateStatus: "There are pending updates to be installed." / "Updates installation are in progress."
+    "pending": MaintenanceResult.IN_PROGRESS,
+    "inprogress": MaintenanceResult.IN_PROGRESS,
+    # UpdateStatus: "failed but are ready to retry again" / "failed and should be retried later".
+    "retrynow": MaintenanceResult.IN_PROGRESS,
+    "retrylater": MaintenanceResult.IN_PROGRESS,
+    # UpdateStatus: "Cancel the schedule ..." / "Send the Cancelled response ..."; "Canceled" is
+    # the American spelling other Azure enums use for the same thing.
+    "cancel": MaintenanceResult.CANCELLED,
+    "cancelled": MaintenanceResult.CANCELLED,
+    "canceled": MaintenanceResult.CANCELLED,
+}
+
+
+def run_result(status_raw: str | None) -> MaintenanceResult | None:
+    """A post event's raw ``status`` as a :class:`MaintenanceResult` (any casing, spaces,
+    hyphens or underscores ignored); ``None`` for no status (a pre event)."""
+    if status_raw is None:
+        return None
+    return RUN_RESULTS.get(re.sub(r"[\s_-]", "", status_raw).lower(), MaintenanceResult.UNKNOWN)
 
 
 class Availability(enum.StrEnum):
@@ -237,9 +291,11 @@ class _Obj:
             raise DecodeError(self.at(key), f"expected an array, got {_kind(value)}")
         return value
 
-    def texts(self, key: str) -> tuple[str, ...]:
+    def texts(self, key: str, *, may_be_empty: bool = False) -> tuple[str, ...]:
+        if may_be_empty and self.get(key) is None:
+            return ()
         items = self.array(key)
-        if not items:
+        if not items and not may_be_empty:
             raise DecodeError(self.at(key), "must not be empty")
         out = []
         for i, item in enumerate(items):
@@ -705,12 +761,14 @@ def _maintenance(head: _Head, data: _Obj, allowed: frozenset[str]) -> Maintenanc
         cutoff = data.instant("cancellationCutOffDateTime")
         if cutoff > start:
             raise DecodeError(data.at("cancellationCutOffDateTime"), "is after startDateTime")
-    subscriptions = tuple(s.lower() for s in data.texts("resourceSubscriptionIds"))
+    # Empty or missing is valid: a dynamic scope that matched no machine (Microsoft's webhook
+    # runbook checks for exactly this: learn.microsoft.com/azure/update-manager/tutorial-webhooks-using-runbooks).
+    subscriptions = tuple(s.lower() for s in data.texts("resourceSubscriptionIds", may_be_empty=True))
     _check_allowed((subscription_of(configuration_id), *subscriptions), allowed, data.at("resourceSubscriptionIds"))
     status_raw = status = None
     if not pre:
         status_raw = data.text("status")
-        status = MaintenanceResult.SUCCEEDED if status_raw.lower() == "succeeded" else MaintenanceResult.FAILED
+        status = run_result(status_raw)
     return MaintenanceEvent(
         event_type=head.event_type,
         event_id=head.event_id,
@@ -765,6 +823,7 @@ def _decode_common_alert(env: _Obj, allowed: frozenset[str]) -> DomainEvent:
         raise DecodeError(env.at("schemaId"), f"{_short(schema_id)} is not {COMMON_ALERT_SCHEMA_ID}")
     data = env.obj("data")
     essentials, context = data.obj("essentials"), data.obj("alertContext")
+    _refuse_synthetic(essentials, context)
     service = essentials.text("monitoringService")
     kind = service.replace(" ", "").lower()
     if kind == "servicehealth":
@@ -775,6 +834,31 @@ def _decode_common_alert(env: _Obj, allowed: frozenset[str]) -> DomainEvent:
         essentials.at("monitoringService"),
         f"{_short(service)} alerts are not handled (only ServiceHealth planned maintenance and Resource Health)",
     )
+
+
+# The action group's test action names its rule "test-<Kind>AlertRule" and Service Health's
+# marks itself "IsSynthetic": "True" (the published test-action samples, credited in
+# tests/fixtures/published/README.md: learn.microsoft.com/azure/azure-monitor/alerts/
+# alerts-common-schema-test-action-definitions).
+_TEST_RULE = re.compile(r"^test-\w*AlertRule$", re.I)
+
+
+def _refuse_synthetic(essentials: _Obj, context: _Obj) -> None:
+    props = context.value.get(next((k for k in context.value if str(k).lower() == "properties"), ""), None)
+    places = [essentials, context]
+    if isinstance(props, dict):
+        places.append(_Obj(props, context.at("properties")))
+    for obj in places:
+        flag = obj.get("IsSynthetic")
+        if flag is True or (isinstance(flag, str) and flag.strip().lower() == "true"):
+            raise SyntheticSignalError(
+                obj.at("IsSynthetic"), "a synthetic test alert (IsSynthetic): recorded, not acted on"
+            )
+    rule = essentials.get("alertRule")
+    if isinstance(rule, str) and _TEST_RULE.match(rule.strip()):
+        raise SyntheticSignalError(
+            essentials.at("alertRule"), f"{_short(rule)} is an action group test action: recorded, not acted on"
+        )
 
 
 def _alert_subscriptions(essentials: _Obj) -> tuple[str, ...]:

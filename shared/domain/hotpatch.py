@@ -7,13 +7,13 @@ into what changed (opened, updated, resolved) against what was recorded before.
 
 Rules (pure, ``now`` is a parameter):
 
-- ``unplanned-baseline-suspected``: a hotpatch month, a hotpatch-enrolled VM, pending
-  Critical/Security patches that need a reboot and were released this cycle. A hotpatch
-  month should not ship those; several VMs reporting them suggests an unplanned baseline.
-- ``baseline-missed``: a hotpatch-enrolled VM with a pending reboot-requiring
-  Critical/Security patch released *before* this cycle (it did not take an earlier
-  baseline, so this month's hotpatches do not apply), or, after a baseline month's
-  deadline, still missing this cycle's baseline.
+- ``unplanned-baseline-suspected``: a hotpatch month, a hotpatch-enrolled VM, this cycle's
+  OS cumulative update pending and needing a reboot (:attr:`Patch.os_cumulative`). Other
+  reboot-requiring updates (.NET, servicing stack, ...) are expected in hotpatch months.
+- ``baseline-missed``: a hotpatch-enrolled VM with a pending OS cumulative update released
+  *before* this cycle (it did not take an earlier baseline, so this month's hotpatches do
+  not apply), or, after a baseline month's deadline, still missing this cycle's, or with a
+  reboot still pending.
 - ``deadline-missed``: assessed after the cycle's install deadline and still missing
   Critical or Security patches released by then (the deadline, 30 days by default, can
   fall after the next month's release; that month's patches are not due yet).
@@ -98,33 +98,45 @@ def assessment_findings(
         ]
     out: list[Finding] = []
     next_release = cycle.ends_utc.date()
-    reboot_security = [p for p in result.reboot_requiring_security if p.published is None or p.published < next_release]
-    this_cycle = [p for p in reboot_security if p.published is None or p.published >= cycle.patch_tuesday]
-    earlier = [p for p in reboot_security if p.published is not None and p.published < cycle.patch_tuesday]
+    # Only the OS cumulative update decides a baseline: a reboot-requiring .NET, servicing-stack
+    # or other Critical/Security update in a hotpatch month is an expected reboot (the hotpatch
+    # docs say so), not an unplanned baseline nor a missed one.
+    lcu = [p for p in result.os_cumulative_pending if p.published is None or p.published < next_release]
+    this_cycle = [p for p in lcu if p.published is None or p.published >= cycle.patch_tuesday]
+    earlier = [p for p in lcu if p.published is not None and p.published < cycle.patch_tuesday]
     if vm.hotpatch and cycle.kind is CycleKind.HOTPATCH and this_cycle:
         kbs = sorted(p.kb for p in this_cycle)
         out.append(
             finding(
                 FindingKind.UNPLANNED_BASELINE_SUSPECTED,
                 Severity.WARNING,
-                f"{vm.name} is hotpatch-enrolled but reports {len(kbs)} reboot-requiring Critical/Security "
-                f"patch(es) released this hotpatch month ({', '.join('KB' + k for k in kbs)}): "
-                "an unplanned baseline is suspected",
+                f"{vm.name} is hotpatch-enrolled but this hotpatch month's OS cumulative update "
+                f"({', '.join('KB' + k for k in kbs)}) requires a reboot: an unplanned baseline is suspected",
                 kbs=kbs,
             )
         )
-    missed: list[Patch] | tuple[Patch, ...] = earlier
-    if vm.hotpatch and cycle.reboot_expected and now >= cycle.install_deadline_utc:
-        missed = reboot_security
+    baseline_due = cycle.reboot_expected and now >= cycle.install_deadline_utc
+    missed: list[Patch] = lcu if baseline_due else earlier
     if vm.hotpatch and missed:
         kbs = sorted(p.kb for p in missed)
         out.append(
             finding(
                 FindingKind.BASELINE_MISSED,
                 Severity.ERROR,
-                f"{vm.name} has not taken the baseline: reboot-requiring Critical/Security patch(es) "
-                f"{', '.join('KB' + k for k in kbs)} still pending, so hotpatches will report not applicable",
+                f"{vm.name} has not taken the baseline: OS cumulative update(s) "
+                f"{', '.join('KB' + k for k in kbs)} still pending, so the following hotpatches will report "
+                "not applicable",
                 kbs=kbs,
+            )
+        )
+    elif vm.hotpatch and baseline_due and result.reboot_pending:
+        out.append(
+            finding(
+                FindingKind.BASELINE_MISSED,
+                Severity.ERROR,
+                f"{vm.name} has a reboot pending after {cycle.id}'s install deadline "
+                f"{format_utc(cycle.install_deadline_utc)}: the baseline is not in effect until it restarts",
+                reboot_pending=True,
             )
         )
     due = due_security_patches(result, cycle)

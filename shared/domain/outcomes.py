@@ -36,6 +36,7 @@ from shared.domain.events import (
     ResourceHealthAlert,
     SqlMaintenanceNotice,
     format_instant,
+    run_result,
 )
 
 E = TypeVar("E", MaintenanceEvent, HealthEvent | ResourceHealthAlert, SqlMaintenanceNotice, DomainEvent)
@@ -76,6 +77,20 @@ class RunStatus(enum.StrEnum):
     """The pre event is in; no post event yet."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    IN_PROGRESS = "in-progress"
+    """The post event says the run is not finished (pending, in progress, to be retried)."""
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+    """The post event's status is a value no published source lists (kept in ``status_raw``)."""
+
+
+_RUN_STATUS = {
+    MaintenanceResult.SUCCEEDED: RunStatus.SUCCEEDED,
+    MaintenanceResult.FAILED: RunStatus.FAILED,
+    MaintenanceResult.IN_PROGRESS: RunStatus.IN_PROGRESS,
+    MaintenanceResult.CANCELLED: RunStatus.CANCELLED,
+    MaintenanceResult.UNKNOWN: RunStatus.UNKNOWN,
+}
 
 
 @dataclass(frozen=True)
@@ -126,12 +141,9 @@ def fold_run(events: Iterable[MaintenanceEvent]) -> RunOutcome:
     post = next((e for e in facts if e.phase is MaintenancePhase.POST), None)
     first = pre or post
     assert first is not None
-    if post is None:
-        status = RunStatus.SCHEDULED
-    elif post.status is MaintenanceResult.SUCCEEDED:
-        status = RunStatus.SUCCEEDED
-    else:
-        status = RunStatus.FAILED
+    # The raw status decides (read again, so a row recorded under an older mapping reads right).
+    result = run_result(post.status_raw) if post is not None else None
+    status = RunStatus.SCHEDULED if result is None else _RUN_STATUS[result]
     return RunOutcome(
         correlation_id=first.correlation_id,
         configuration_id=first.configuration_id,

@@ -81,6 +81,8 @@ class Standing(enum.StrEnum):
 
     COMPLIANT = "compliant"
     PENDING = "pending"
+    REBOOT_PENDING = "reboot-pending"
+    """Nothing left to install, but a reboot is pending: the patches are not in effect yet."""
     FAILED = "failed"
     NOT_ASSESSABLE = "not-assessable"
     AWAITING = "not-yet-assessed"
@@ -100,6 +102,7 @@ class VmResult:
     finished: datetime | None = None
     install_state: str = ""  # remediation: "" | queued | ... | succeeded | failed
     install_reason: str = ""
+    reboot_pending: bool = False  # the latest successful assessment says a reboot is pending
 
     @property
     def name(self) -> str:
@@ -112,7 +115,9 @@ class VmResult:
         if self.install_state == "succeeded":
             return Standing.COMPLIANT
         if self.state in _ASSESSED_OK:
-            return Standing.PENDING if (self.critical_security_pending or 0) > 0 else Standing.COMPLIANT
+            if (self.critical_security_pending or 0) > 0:
+                return Standing.PENDING
+            return Standing.REBOOT_PENDING if self.reboot_pending else Standing.COMPLIANT
         if self.state == "failed":
             return Standing.FAILED
         if self.state == "not-assessable":
@@ -128,6 +133,8 @@ class VmResult:
         standing = self.standing
         if standing is Standing.PENDING:
             return f"{self.critical_security_pending} Critical/Security patch(es) pending"
+        if standing is Standing.REBOOT_PENDING:
+            return "reboot pending: installed patches are not in effect until it restarts"
         if standing is Standing.COMPLIANT and self.install_state == "succeeded":
             return "compliant (installed by remediation)"
         if standing is Standing.FAILED:
@@ -197,9 +204,16 @@ class RunMark:
 
     @property
     def label(self) -> str:
-        words = {RunStatus.SUCCEEDED: "succeeded", RunStatus.FAILED: "failed", RunStatus.SCHEDULED: "no post event"}
+        words = {
+            RunStatus.SUCCEEDED: "succeeded",
+            RunStatus.FAILED: "failed",
+            RunStatus.SCHEDULED: "no post event",
+            RunStatus.IN_PROGRESS: "not finished",
+            RunStatus.CANCELLED: "cancelled",
+            RunStatus.UNKNOWN: "unknown outcome",
+        }
         text = words[self.status]
-        if self.status is RunStatus.FAILED and self.status_raw and self.status_raw.lower() != "failed":
+        if self.status is not RunStatus.SCHEDULED and self.status_raw and self.status_raw.lower() != text:
             text += f" ({self.status_raw})"
         return text
 
@@ -291,7 +305,13 @@ class AlertMark:
         }
 
 
-_STANDING_SCORE = {Standing.FAILED: 50, Standing.PENDING: 8, Standing.NOT_ASSESSABLE: 4, Standing.AWAITING: 2}
+_STANDING_SCORE = {
+    Standing.FAILED: 50,
+    Standing.PENDING: 8,
+    Standing.REBOOT_PENDING: 6,
+    Standing.NOT_ASSESSABLE: 4,
+    Standing.AWAITING: 2,
+}
 
 
 @dataclass(frozen=True)
@@ -414,6 +434,7 @@ class Summary:
     still_unhealthy: tuple[str, ...]  # resources whose last known state is Unavailable or Degraded
     notices: int
     alerts_by_kind: Mapping[str, Mapping[str, int]] | None  # kind -> {"open": n, "resolved": n}
+    reboot_pending: int = 0  # nothing left to install but a reboot pending: not counted compliant
 
     @property
     def open_alerts(self) -> int:
@@ -425,6 +446,7 @@ class Summary:
             "assessed": self.assessed,
             "compliant": self.compliant,
             "pending": self.pending,
+            "reboot_pending": self.reboot_pending,
             "failed": self.failed,
             "not_assessable": self.not_assessable,
             "not_yet_assessed": self.awaiting,
@@ -764,11 +786,14 @@ def _summary(
         assessed=sum(1 for v in inputs.vms or () if v.assessed),
         compliant=standings[Standing.COMPLIANT],
         pending=standings[Standing.PENDING],
+        reboot_pending=standings[Standing.REBOOT_PENDING],
         failed=standings[Standing.FAILED],
         not_assessable=standings[Standing.NOT_ASSESSABLE],
         awaiting=standings[Standing.AWAITING],
         runs={
-            s.value: run_counts.get(s.value, 0) for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED)
+            s.value: run_counts.get(s.value, 0)
+            for s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED, *RunStatus)
+            if s in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SCHEDULED) or run_counts.get(s.value)
         },
         runs_overran=sum(1 for r in runs if inputs.overran(r)),
         dips=sum(len(v) for v in dips.values()),

@@ -51,6 +51,9 @@ RUN_STYLE = {
     RunStatus.SUCCEEDED: (BLUE, "✓"),
     RunStatus.FAILED: (VERMILLION, "✗"),
     RunStatus.SCHEDULED: (GREY, "?"),
+    RunStatus.IN_PROGRESS: (GREY, "…"),
+    RunStatus.CANCELLED: (GREY, "⊘"),
+    RunStatus.UNKNOWN: (YELLOW, "?"),
 }
 SEVERITY_STYLE = {  # fill, text colour: dark to light as severity falls, so it reads without colour too
     Severity.CRITICAL: (BLACK, "#FFFFFF"),
@@ -61,6 +64,7 @@ _SEVERITY_RANK = {Severity.WARNING: 0, Severity.ERROR: 1, Severity.CRITICAL: 2}
 STANDING_STYLE = {  # symbol, colour, words
     Standing.COMPLIANT: ("✓", GREEN, "compliant"),
     Standing.PENDING: ("!", "#8A5A00", "patches pending"),
+    Standing.REBOOT_PENDING: ("↻", "#8A5A00", "reboot pending"),
     Standing.FAILED: ("✗", VERMILLION, "failed"),
     Standing.NOT_ASSESSABLE: ("○", GREY, "not assessable"),
     Standing.AWAITING: ("…", GREY, "not yet assessed"),
@@ -772,7 +776,15 @@ def summary_html(report: ComplianceReport) -> str:
         vm_rows += [
             _count_row("VMs in scope", s.vms),
             _count_row("✓ assessed", s.assessed, "assessment succeeded this cycle"),
-            _count_row("✓ compliant", s.compliant, "no Critical/Security patch pending", "ok" if s.compliant else ""),
+            _count_row(
+                "✓ compliant", s.compliant, "no Critical/Security patch nor reboot pending", "ok" if s.compliant else ""
+            ),
+            _count_row(
+                "↻ reboot pending",
+                s.reboot_pending,
+                "installed, not in effect until the VM restarts",
+                "warn" if s.reboot_pending else "",
+            ),
             _count_row(
                 "! pending", s.pending, "Critical/Security patches still to install", "warn" if s.pending else ""
             ),
@@ -835,6 +847,8 @@ def attention_html(report: ComplianceReport) -> str:
         items.append(f"still unhealthy: {', '.join(s.still_unhealthy)}")
     if s.pending and report.now >= report.cycle.install_deadline_utc:
         items.append(f"{s.pending} VM(s) past the deadline with patches pending")
+    if s.reboot_pending and report.now >= report.cycle.install_deadline_utc:
+        items.append(f"{s.reboot_pending} VM(s) past the deadline with a reboot pending")
     if items:
         groups = [g.title for g in report.groups if g.needs_attention]
         where = f" — start with {', '.join(groups[:5])}" if groups else ""

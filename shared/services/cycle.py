@@ -11,6 +11,7 @@ next tick; VMs that went quiet (a lost message) are re-enqueued by the sweep.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -205,6 +206,16 @@ def _tick_cycle(deps: Deps, cycle: Cycle, now: datetime, owner: str, report: Tic
 # -- reading a cycle back --------------------------------------------------------------------------
 
 
+def _reboot_pending(row: Any) -> bool:
+    if str(row.get("State")) not in ("succeeded", "completed-with-warnings"):
+        return False
+    try:
+        result = json.loads(row.get("Result") or "{}")
+    except ValueError:
+        return False
+    return isinstance(result, dict) and bool(result.get("reboot_pending"))
+
+
 def summary(deps: Deps, cycle_id: str) -> dict[str, Any]:
     """A cycle's state: its row, VM states of the current round, findings by kind."""
     row = deps.store.cycle(cycle_id)
@@ -221,6 +232,8 @@ def summary(deps: Deps, cycle_id: str) -> dict[str, Any]:
         "roster": len(rows),
         "states": dict(sorted(states.items())),
         "not_assessable": states.get("not-assessable", 0),
+        # assessed, nothing left to install, but a reboot pending: not compliant yet
+        "reboot_pending": sum(1 for r in rows if int(r.get("Round", -1)) == current and _reboot_pending(r)),
         "findings": dict(sorted(Counter(f.kind for f in findings if f.state == "open").items())),
         "remediation": {
             k: int(row.get(f"Rem{k.title().replace('_', '')}", 0) or 0)

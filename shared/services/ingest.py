@@ -9,6 +9,9 @@ The same code serves the Event Grid functions, the action-group webhook and the
 - ``rejected``: malformed, unknown or foreign; the refusal is recorded with its reason,
   nothing else is written, and the delivery is acknowledged (never retried);
 - ``ignored``: an Event Grid subscription-validation event; acknowledged, not recorded.
+- ``synthetic``: an action group's test action (``IsSynthetic``, a ``test-*AlertRule``):
+  recorded as such beside the refusals (with why), acknowledged, never a fact: it
+  neither alerts nor changes any resource's health.
 
 A transient store fault raises :class:`StoreUnavailableError` with nothing half-written,
 so the trigger fails and Event Grid (or the action group) delivers again.
@@ -33,6 +36,7 @@ from shared.domain.events import (
     DecodeError,
     DomainEvent,
     SubscriptionValidation,
+    SyntheticSignalError,
     decode_event,
     parse_payload,
 )
@@ -80,6 +84,7 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
     IGNORED = "ignored"
+    SYNTHETIC = "synthetic"
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,9 @@ def ingest_event(element: Any, *, source: str, store: EventStore, policy: Ingest
         decoded = decode_event(
             element, allowed_subscriptions=policy.allowed_subscriptions, size=size, max_bytes=policy.max_bytes
         )
+    except SyntheticSignalError as signal:
+        _reject(store, source, signal, text=raw, size=size, now=now)
+        return IngestResult(source, Outcome.SYNTHETIC, reason=f"{signal.field}: {signal.problem}")
     except DecodeError as error:
         return _reject(store, source, error, text=raw, size=size, now=now)
     if isinstance(decoded, SubscriptionValidation):
@@ -171,6 +179,8 @@ def webhook_answer(results: list[IngestResult]) -> tuple[int, dict[str, Any]]:
         return 200, {"validationResponse": handshake.validation_code}
     rejected = [r for r in results if r.outcome is Outcome.REJECTED]
     counts = {o.value: sum(r.outcome is o for r in results) for o in (Outcome.ACCEPTED, Outcome.DUPLICATE)}
+    if synthetic := sum(r.outcome is Outcome.SYNTHETIC for r in results):
+        counts[Outcome.SYNTHETIC.value] = synthetic  # test actions: acknowledged, never acted on
     if rejected:
         reasons = [{"source": r.source, "reason": r.reason} for r in rejected]
         return 400, {"error": rejected[0].reason, "rejected": reasons, **counts}

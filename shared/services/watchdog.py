@@ -47,6 +47,7 @@ from shared.domain.alerts import (
     mentions_reboot,
 )
 from shared.domain.calendar import cycle_at
+from shared.domain.events import MaintenanceResult, run_result
 from shared.domain.fleet import MachineKind, machine_kind
 from shared.domain.outcomes import notice_resources
 from shared.services.schedules import ScheduleSource, refresh_schedules
@@ -84,6 +85,8 @@ class CycleReader(Protocol):
     def vm_facts(self, cycle_ids: Sequence[str]) -> list[VmCycleFacts]: ...
 
     def run_vms(self, correlation_id: str) -> list[str]: ...
+
+    def gate_cancelled(self, correlation_id: str) -> bool: ...
 
 
 class HeartbeatReader(Protocol):
@@ -136,8 +139,9 @@ class WatchdogReport:
 # -- from recorded outcomes to rule inputs ------------------------------------------------
 
 
-def run_facts(run: Any, resource_ids: Sequence[str] = ()) -> RunFacts:
-    """A ``RunOutcome`` of the outcome store as the rules read it."""
+def run_facts(run: Any, resource_ids: Sequence[str] = (), *, gate_cancelled: bool = False) -> RunFacts:
+    """A ``RunOutcome`` of the outcome store as the rules read it (``gate_cancelled``: the
+    cycle store holds this app's gate cancelling the run)."""
     return RunFacts(
         run_id=run.correlation_id,
         configuration_id=run.configuration_id,
@@ -147,6 +151,8 @@ def run_facts(run: Any, resource_ids: Sequence[str] = ()) -> RunFacts:
         post_at=run.post_event_time if run.post_seen else None,
         post_status=run.status_raw,
         resource_ids=tuple(resource_ids),
+        gate_cancelled=gate_cancelled,
+        subscriptions=tuple(run.subscriptions),
     )
 
 
@@ -208,13 +214,27 @@ def _run_vms(deps: Alerting, runs: Iterable[Any]) -> dict[str, list[str]]:
     return {r.correlation_id.lower(): deps.cycles.run_vms(r.correlation_id) for r in runs if r.post_seen}
 
 
+def _gated(deps: Alerting, run: Any) -> bool:
+    """Whether this app's gate cancelled the run (only asked where it can change a verdict:
+    a run with no post event, or one that reports a cancellation)."""
+    if deps.cycles is None or not run.pre_seen:
+        return False
+    if run.post_seen and run_result(run.status_raw or "") is not MaintenanceResult.CANCELLED:
+        return False
+    return deps.cycles.gate_cancelled(run.correlation_id)
+
+
+def _run_facts(deps: Alerting, runs: Sequence[Any]) -> tuple[RunFacts, ...]:
+    vms_of = _run_vms(deps, runs)
+    return tuple(run_facts(r, vms_of.get(r.correlation_id.lower(), ()), gate_cancelled=_gated(deps, r)) for r in runs)
+
+
 def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogReport) -> Facts:
     """Every recorded fact of the look-back period, as rule inputs."""
     since = now - policy.lookback
     outcome_runs = deps.outcomes.runs_between(since - timedelta(days=1), now + timedelta(days=1))
     cached = _schedules(deps, now, report, also={r.configuration_id for r in outcome_runs})
-    vms_of = _run_vms(deps, outcome_runs)
-    runs = tuple(run_facts(r, vms_of.get(r.correlation_id.lower(), ())) for r in outcome_runs)
+    runs = _run_facts(deps, outcome_runs)
     notices = tuple(notice_facts(n, cached.sql_resources) for n in deps.outcomes.list_notices(since=since))
     health: list[HealthFact] = []
     for resource in deps.outcomes.list_resource_health(since=since):
@@ -239,7 +259,7 @@ def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogR
         hotpatch_vms=tuple(sorted({v.vm_id for v in vms if v.hotpatch})),
     )
     if deps.heartbeats is not None:
-        acts = [a for a in maintenance_activities(runs, (), now) if a.end >= now - HEARTBEAT_HORIZON]
+        acts = [a for a in maintenance_activities(runs, (), now) if a.happened and a.end >= now - HEARTBEAT_HORIZON]
         vm_ids = sorted(  # Azure VMs and Arc-enabled servers send heartbeats under their own ids
             {a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()}
             | {a.resource_id.lower() for a in acts if machine_kind(a.resource_id) is MachineKind.ARC}
@@ -324,10 +344,7 @@ def _event_facts(
         run = deps.outcomes.get_run(event.correlation_id)
         if run is None:
             return None
-        members = deps.cycles.run_vms(run.correlation_id) if deps.cycles is not None and run.post_seen else []
-        return Facts(
-            runs=(run_facts(run, members),), configurations=cached.configurations, watched=tuple(cached.watched)
-        )
+        return Facts(runs=_run_facts(deps, [run]), configurations=cached.configurations, watched=tuple(cached.watched))
     if kind == "SqlMaintenanceNotice":
         notice = deps.outcomes.get_notice(event.tracking_id)
         if notice is None:
@@ -344,8 +361,7 @@ def _event_facts(
             cycle = cycle_at(event.occurred, policy.calendar)
             vms = tuple(v for v in deps.cycles.vm_facts([cycle.id]) if v.vm_id.lower() == rid.lower())
         near = deps.outcomes.runs_between(event.occurred - timedelta(days=2), event.occurred + timedelta(hours=1))
-        vms_of = _run_vms(deps, near)
-        runs = tuple(run_facts(r, vms_of.get(r.correlation_id.lower(), ())) for r in near)
+        runs = _run_facts(deps, near)
         return Facts(
             runs=runs,
             vms=vms,
@@ -363,7 +379,9 @@ def alert_after_event(deps: Alerting, event: Any, policy: AlertPolicy, *, now: d
     facts = _event_facts(deps, event, policy, now, report)
     if facts is None:
         return report
-    verdicts = evaluate(facts, policy, now, EVENT_SETTLED | {AlertKind.MAINTENANCE_OVERRAN})
+    verdicts = evaluate(
+        facts, policy, now, EVENT_SETTLED | {AlertKind.MAINTENANCE_OVERRAN, AlertKind.MAINTENANCE_UNCONFIRMED}
+    )
     # With one run in view, "no run in this window" is not known: only the window this run
     # fills can be settled (cleared) here.
     verdicts += [v for v in evaluate(facts, policy, now, [AlertKind.MAINTENANCE_WINDOW_MISSED]) if not v.firing]

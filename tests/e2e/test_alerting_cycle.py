@@ -69,7 +69,9 @@ def assessment(*, status: str = "Succeeded", critical: int = 0, reboot_kb_publis
         patches.append(
             {
                 "patchId": "kb-reboot",
-                "name": "Cumulative security update (baseline)",
+                # the OS cumulative update, named as Windows Update names it: only it decides a baseline
+                "name": f"{reboot_kb_published[:7]} Cumulative Update for Microsoft server operating system "
+                "version 21H2 for x64-based Systems (KB5066835)",
                 "kbId": "5066835",
                 "classifications": ["Security"],
                 "rebootBehavior": "CanRequestReboot",

@@ -99,13 +99,25 @@ def test_a_vm_deallocated_after_discovery_is_counted_not_assessable(
     assert state["findings"] == {"vm-not-assessable": 1}
 
 
+LCU = "Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems"
+DOTNET = "Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for Microsoft server operating system version 21H2"
+
+
 def test_hotpatch_findings_come_out_of_the_results(
     monkeypatch: pytest.MonkeyPatch, storage_connection: str, unique_prefix: str
 ) -> None:
     fleet = [
         SimVm("calm", patches=[SimPatch("5031001", "Security", "NeverReboots", "2026-05-12T00:00:00Z")]),
-        SimVm("rebooter", patches=[SimPatch("5031002", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z")]),
-        SimVm("laggard", patches=[SimPatch("5027001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z")]),
+        SimVm(
+            "rebooter", patches=[SimPatch("5031002", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z", LCU)]
+        ),
+        SimVm(
+            "laggard", patches=[SimPatch("5027001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z", LCU)]
+        ),
+        # a reboot-requiring .NET update in a hotpatch month: an expected reboot, no finding
+        SimVm("dotnet", patches=[SimPatch("5031110", "Security", "CanRequestReboot", "2026-05-12T00:00:00Z", DOTNET)]),
+        # everything installed, a reboot pending: not compliant, counted apart (no finding in a hotpatch month)
+        SimVm("restarting", patches=[], reboot_pending=True),
         SimVm(
             "classic",
             hotpatch=False,
@@ -121,6 +133,8 @@ def test_hotpatch_findings_come_out_of_the_results(
         env.drain()
         findings = {(f.kind, f.resource_id.rsplit("/", 1)[-1]) for f in env.store.findings(CYCLE, state="open")}
         detail = {f.kind: f for f in env.store.findings(CYCLE)}
+        state = summary(env.deps, CYCLE)
+    assert state["reboot_pending"] == 1 and state["states"]["succeeded"] == 6
     assert findings == {("unplanned-baseline-suspected", "rebooter"), ("baseline-missed", "laggard")}
     assert "KB5031002" in detail["unplanned-baseline-suspected"].message
     assert detail["baseline-missed"].details["kbs"] == ["5027001"]

@@ -39,8 +39,11 @@ def t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def may(kb: str, reboot: str = "NeverReboots", classification: str = "Security") -> SimPatch:
-    return SimPatch(kb, classification, reboot, "2026-05-12T00:00:00Z")
+LCU = "Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems"
+
+
+def may(kb: str, reboot: str = "NeverReboots", classification: str = "Security", name: str = "") -> SimPatch:
+    return SimPatch(kb, classification, reboot, "2026-05-12T00:00:00Z", name)
 
 
 def fleet() -> list[SimVm]:
@@ -50,8 +53,15 @@ def fleet() -> list[SimVm]:
         SimVm("web2", patches=[may("5058001")]),
         SimVm("web3", patches=[may("5058001"), may("890830", "CanRequestReboot", "Update Rollups")]),
         SimVm("web4", patches=[may("5058001")]),
-        SimVm("rebooter", patches=[may("5058002", "AlwaysRequiresReboot")]),
-        SimVm("laggard", patches=[SimPatch("5055001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z")]),
+        SimVm("rebooter", patches=[may("5058002", "AlwaysRequiresReboot", name=f"2026-05 {LCU} (KB5058002)")]),
+        SimVm(
+            "laggard",
+            patches=[
+                SimPatch(
+                    "5055001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z", f"2026-04 {LCU} (KB5055001)"
+                )
+            ],
+        ),
         SimVm("sleepy", power_state="deallocated"),
         SimVm("classic", hotpatch=False, image=classic_image, patches=[may("5058003", "CanRequestReboot")]),
     ]

@@ -13,6 +13,7 @@ from shared.adapters.outcome_store import TableOutcomeStore
 from shared.domain.events import Availability
 from shared.domain.outcomes import RunStatus, StoreUnavailableError
 from tests.support import app as app_support
+from tests.support.alert_events import real_alert
 from tests.support.azurite import free_port
 from tests.support.events import app_settings, one, post, published, sample, store_for, trigger_event
 
@@ -106,7 +107,7 @@ def test_alerts_answer_202_and_a_redelivery_is_a_duplicate(store: TableOutcomeSt
     again = handler(post(sample("15-sql-notice-R3KT-planned.redelivered.alert.json")))
     assert again.status_code == 202
     assert json.loads(again.get_body()) == {"accepted": 0, "duplicate": 1}
-    rh = handler(post(published("events/azure-monitor-common-alert.resourcehealth.test-action.json")))
+    rh = handler(post(real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json"))))
     assert rh.status_code == 202
     notice = store.get_notice("R3KT-9W0")
     assert notice is not None and [s.value for s, _ in notice.stages] == ["Planned"]
@@ -118,7 +119,9 @@ def test_alerts_answer_202_and_a_redelivery_is_a_duplicate(store: TableOutcomeSt
         (b"<html>not json</html>", "payload: not JSON"),
         (b"", "payload: empty body"),
         (
-            json.dumps(published("events/azure-monitor-common-alert.servicehealth-incident.test-action.json")).encode(),
+            json.dumps(
+                real_alert(published("events/azure-monitor-common-alert.servicehealth-incident.test-action.json"))
+            ).encode(),
             "not a planned-maintenance notice",
         ),
         (
@@ -172,3 +175,30 @@ def test_a_store_fault_is_a_500_for_alerts_and_raises_for_event_grid(
             deliver("maintenance_events", sample("04-web-sat-pre.eventgrid.json"))
         with pytest.raises(StoreUnavailableError):  # a malformed event is not acknowledged unrecorded either
             deliver("maintenance_events", sample("13-malformed-post-without-status.eventgrid.json"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "events/azure-monitor-common-alert.resourcehealth.test-action.json",
+        "events/azure-monitor-common-alert.servicehealth-incident.test-action.json",
+    ],
+)
+def test_an_action_group_test_action_is_recorded_as_synthetic_and_changes_nothing(
+    store: TableOutcomeStore, name: str
+) -> None:
+    """The action group's test button (published test-action samples): acknowledged, recorded
+    as synthetic with why, never a health signal, a notice or an alert."""
+    response = app_support.handler("action_group_alerts")(post(published(name)))
+    assert response.status_code == 202
+    assert json.loads(response.get_body()) == {"accepted": 0, "duplicate": 0, "synthetic": 1}
+    rows = store.snapshot()
+    assert [k for k, v in rows.items() if v and k != "rejections"] == []  # no fact of any kind
+    (recorded,) = rows["rejections"]
+    assert "recorded, not acted on" in recorded["Problem"]
+    assert (
+        store.resource_health(
+            "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/test-RG/providers/microsoft.compute/virtualmachines/test-VM"
+        )
+        is None
+    )

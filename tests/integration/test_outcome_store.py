@@ -23,6 +23,7 @@ from shared.adapters.storage import resolve_target
 from shared.domain.events import Availability, DomainEvent, NoticeStage, decode_event
 from shared.domain.outcomes import HealthSource, RunStatus, StoreUnavailableError
 from shared.services.ingest import IngestPolicy, Outcome, ingest_payload
+from tests.support.alert_events import real_alert
 from tests.support.azurite import free_port
 from tests.support.events import one, published, sample, store_for
 
@@ -184,7 +185,7 @@ def test_pre_and_post_share_an_id_but_not_a_key(store: TableOutcomeStore) -> Non
 
 
 def test_the_raw_event_is_kept_as_it_arrived(store: TableOutcomeStore) -> None:
-    body = published("events/azure-monitor-common-alert.resourcehealth.test-action.json")
+    body = real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json"))
     ingest_payload(json.dumps(body), source="rh", store=store, policy=IngestPolicy(), now=NOW)
     raw = store.raw_event(decoded(body))
     assert raw is not None

@@ -15,6 +15,7 @@ import pytest
 from shared.adapters.outcome_store import TableOutcomeStore
 from shared.domain.events import MAX_EVENT_BYTES
 from shared.services.ingest import IngestPolicy, Outcome, ingest_payload
+from tests.support.alert_events import real_alert
 from tests.support.azurite import Azurite
 from tests.support.events import one, published, sample, store_for
 
@@ -53,7 +54,7 @@ def notice() -> dict[str, Any]:
 
 
 def rh_alert() -> dict[str, Any]:
-    return published("events/azure-monitor-common-alert.resourcehealth.test-action.json")
+    return real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json"))
 
 
 def edit(base: Callable[[], dict[str, Any]], change: Callable[[dict[str, Any]], Any]) -> bytes:
@@ -207,11 +208,11 @@ CASES: list[tuple[str, Callable[[], bytes], str, str]] = [
         "data.resourceSubscriptionIds",
         "expected an array, got a string",
     ),
-    (
-        "subscriptions-empty",
-        lambda: edit(pre, _set("data.resourceSubscriptionIds", [])),
-        "data.resourceSubscriptionIds",
-        "must not be empty",
+    (  # an empty list is valid (a dynamic scope that matched nothing); an empty id is not
+        "subscription-empty-text",
+        lambda: edit(pre, _set("data.resourceSubscriptionIds", [" "])),
+        "data.resourceSubscriptionIds[0]",
+        "expected a non-empty string, got a string",
     ),
     (
         "subscription-not-text",
@@ -259,7 +260,7 @@ CASES: list[tuple[str, Callable[[], bytes], str, str]] = [
     (
         "service-health-incident",
         lambda: json.dumps(
-            published("events/azure-monitor-common-alert.servicehealth-incident.test-action.json")
+            real_alert(published("events/azure-monitor-common-alert.servicehealth-incident.test-action.json"))
         ).encode(),
         "data.alertContext.operationName",
         "is not a planned-maintenance notice",

@@ -69,6 +69,15 @@ def availability(resource_id: str, occurred: datetime, previous: str, state: str
     return event
 
 
+def real_alert(body: dict[str, Any]) -> dict[str, Any]:
+    """A published test-action sample as a real alert rule would post it: the test action's
+    marks (its ``test-*AlertRule`` rule name, ``IsSynthetic``) replaced."""
+    body = copy.deepcopy(body)
+    body["data"]["essentials"]["alertRule"] = "rh-vms-health"
+    body["data"]["alertContext"].get("properties", {}).pop("IsSynthetic", None)
+    return body
+
+
 def resource_health_alert(
     resource_id: str, occurred: datetime, *, title: str, current: str = "Unavailable", previous: str = "Available"
 ) -> dict[str, Any]:
@@ -79,6 +88,7 @@ def resource_health_alert(
     ess = body["data"]["essentials"]
     ess.update(
         alertId=f"/subscriptions/{sub}/providers/Microsoft.AlertsManagement/alerts/{data_id}",
+        alertRule="rh-vms-health",  # a real rule: the published test action's "test-..." name is synthetic
         alertTargetIDs=[resource_id],
         configurationItems=[resource_id.rsplit("/", 1)[-1]],
         firedDateTime=iso(occurred),
@@ -110,7 +120,12 @@ def sql_notice(
     )
     data_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tracking_id}|{stage}"))
     ess = body["data"]["essentials"]
-    ess.update(alertTargetIDs=[f"/subscriptions/{subscription}"], firedDateTime=iso(sent), monitorCondition="Fired")
+    ess.update(
+        alertRule="sh-sql-planned-maintenance",  # a real rule: the test action's "test-..." name is synthetic
+        alertTargetIDs=[f"/subscriptions/{subscription}"],
+        firedDateTime=iso(sent),
+        monitorCondition="Fired",
+    )
     ctx = fragment["alertContext"]
     ctx.update(eventTimestamp=iso(sent), eventDataId=data_id, operationId=data_id, submissionTimestamp=iso(sent))
     ctx["properties"].update(

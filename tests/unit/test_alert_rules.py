@@ -79,10 +79,70 @@ def test_patch_failed_on_a_post_event_that_is_not_success() -> None:
     assert v[0].details["status"] == "Failed"
 
 
-def test_undocumented_post_status_is_a_failure_and_keeps_the_raw_value() -> None:
+RUN_KINDS = [
+    AlertKind.PATCH_FAILED,
+    AlertKind.MAINTENANCE_CANCELLED,
+    AlertKind.MAINTENANCE_OUTCOME_UNKNOWN,
+    AlertKind.MAINTENANCE_OVERRAN,
+]
+
+
+def run_alerts(r: RunFacts, now: str) -> set[str]:
+    """The run alert kinds firing at ``now``."""
+    return {v.key.kind.value for v in evaluate(Facts(runs=(r,)), POLICY, t(now), RUN_KINDS) if v.firing}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        # every value of UpdateStatus (Maintenance models.tsp), the docs' "Succeeded", other spellings
+        ("Succeeded", set()),
+        ("Completed", set()),
+        ("NoUpdatesPending", set()),
+        ("Pending", set()),
+        ("InProgress", set()),
+        ("RetryNow", set()),
+        ("RetryLater", set()),
+        ("Failed", {"patch-failed"}),
+        ("RetryFailed", {"patch-failed"}),
+        ("TimedOut", {"patch-failed"}),
+        ("Cancel", {"maintenance-cancelled"}),
+        ("Cancelled", {"maintenance-cancelled"}),
+        ("Canceled", {"maintenance-cancelled"}),
+        ("cancelled", {"maintenance-cancelled"}),
+        ("PartialSuccess", {"maintenance-outcome-unknown"}),
+    ],
+)
+def test_each_post_status_raises_what_it_means(status: str, expected: set[str]) -> None:
+    r = run(*APRIL_RUN, post="2026-04-18T01:10:00Z", status=status)
+    assert run_alerts(r, "2026-04-18T06:00:00Z") == expected  # well past the window's end and grace
+    severities = {v.severity.value for v in evaluate(Facts(runs=(r,)), POLICY, t("2026-04-18T06:00:00Z")) if v.firing}
+    assert severities <= ({"error"} if "patch-failed" in expected else {"warning"})
+
+
+def test_an_unknown_status_is_quoted_verbatim() -> None:
     facts = Facts(runs=(run(*APRIL_RUN, post="2026-04-18T01:10:00Z", status="PartialSuccess"),))
-    (v,) = evaluate(facts, POLICY, t("2026-04-18T02:00:00Z"), [AlertKind.PATCH_FAILED])
-    assert v.firing and "PartialSuccess" in v.message
+    (v,) = evaluate(facts, POLICY, t("2026-04-18T02:00:00Z"), [AlertKind.MAINTENANCE_OUTCOME_UNKNOWN])
+    assert v.firing and "'PartialSuccess'" in v.message and v.severity.value == "warning"
+
+
+def test_a_run_the_gate_cancelled_raises_nothing_with_or_without_a_post_event() -> None:
+    gated_post = run(*APRIL_RUN, post="2026-04-18T00:05:00Z", status="Cancelled", gate_cancelled=True)
+    assert run_alerts(gated_post, "2026-04-18T06:00:00Z") == set()
+    gated_silent = run(*APRIL_RUN, gate_cancelled=True)  # no post event ever came
+    assert run_alerts(gated_silent, "2026-04-18T06:00:00Z") == set()
+    assert verdicts(Facts(runs=(gated_silent,)), "2026-04-18T06:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == {
+        f"{CFG}|{gated_silent.run_id}": False
+    }
+    # the same silence without the gate's record is an overrun
+    assert run_alerts(run(*APRIL_RUN), "2026-04-18T06:00:00Z") == {"maintenance-overran"}
+
+
+def test_a_run_whose_scope_matched_no_machine_never_overruns() -> None:
+    empty = run(*APRIL_RUN, subscriptions=())
+    assert run_alerts(empty, "2026-04-18T06:00:00Z") == set()
+    unknown_scope = run(*APRIL_RUN, subscriptions=None)
+    assert run_alerts(unknown_scope, "2026-04-18T06:00:00Z") == {"maintenance-overran"}
 
 
 def test_succeeded_post_is_clear_and_a_future_post_is_not_seen_yet() -> None:
@@ -207,7 +267,7 @@ def test_sql_notice_complete_within_the_chain_is_silent() -> None:
     )
     facts = Facts(notices=(n,), sql_windows=SQL_WINDOWS)
     assert firing(facts, "2026-04-30T00:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == []
-    assert verdicts(facts, "2026-04-30T00:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == {f"{DB_WEEKDAY}|TRK-1": False}
+    assert verdicts(facts, "2026-04-30T00:00:00Z", AlertKind.MAINTENANCE_OVERRAN)[f"{DB_WEEKDAY}|TRK-1"] is False
 
 
 def test_sql_dst_night_window_lasts_nine_hours_and_does_not_overrun() -> None:
@@ -232,10 +292,55 @@ def test_sql_notice_without_known_windows_uses_its_planned_impact_per_subscripti
 
 def test_cancelled_sql_notice_never_overruns() -> None:
     n = notice({"Planned": "2026-04-19T12:00:00Z", "Canceled": "2026-04-20T12:00:00Z"}, "2026-04-21T02:30:00Z")
-    assert (
-        verdicts(Facts(notices=(n,), sql_windows=SQL_WINDOWS), "2026-05-01T00:00:00Z", AlertKind.MAINTENANCE_OVERRAN)
-        == {}
+    facts = Facts(notices=(n,), sql_windows=SQL_WINDOWS)
+    for kind in (AlertKind.MAINTENANCE_OVERRAN, AlertKind.MAINTENANCE_UNCONFIRMED):
+        assert firing(facts, "2026-05-01T00:00:00Z", kind) == []
+
+
+@pytest.mark.parametrize("stage", ["Canceled", "Rescheduled"])
+def test_a_notice_withdrawn_after_its_window_passed_clears_the_overrun(stage: str) -> None:
+    """The issue's stuck alert: overran opened at Friday 11:00, then the notice is withdrawn."""
+    stages = {"Planned": "2026-04-19T12:00:00Z", "InProgress": "2026-04-21T02:31:00Z"}
+    opened = Facts(notices=(notice(stages, "2026-04-21T02:30:00Z"),), sql_windows=SQL_WINDOWS)
+    assert firing(opened, "2026-04-24T12:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == [f"{DB_WEEKDAY}|TRK-1"]
+    later = Facts(
+        notices=(notice({**stages, stage: "2026-04-24T13:00:00Z"}, "2026-04-21T02:30:00Z"),), sql_windows=SQL_WINDOWS
     )
+    assert verdicts(later, "2026-04-24T14:00:00Z", AlertKind.MAINTENANCE_OVERRAN)[f"{DB_WEEKDAY}|TRK-1"] is False
+
+
+def test_a_planned_notice_alone_is_not_confirmed_started_and_never_an_overrun() -> None:
+    n = notice({"Planned": "2026-04-19T12:00:00Z"}, "2026-04-21T02:30:00Z")
+    facts = Facts(notices=(n,), sql_windows=SQL_WINDOWS)
+    assert firing(facts, "2026-04-30T00:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == []
+    assert firing(facts, "2026-04-24T10:59:00Z", AlertKind.MAINTENANCE_UNCONFIRMED) == []  # chain not over yet
+    (v,) = [
+        v for v in evaluate(facts, POLICY, t("2026-04-24T11:00:00Z"), [AlertKind.MAINTENANCE_UNCONFIRMED]) if v.firing
+    ]
+    assert v.key.resource_id == DB_WEEKDAY and v.severity.value == "warning"
+    assert "not confirmed started" in v.message and "began" not in v.message
+    # a Complete that comes days late settles it
+    done = notice({"Planned": "2026-04-19T12:00:00Z", "Complete": "2026-04-27T09:00:00Z"}, "2026-04-21T02:30:00Z")
+    assert (
+        firing(
+            Facts(notices=(done,), sql_windows=SQL_WINDOWS), "2026-04-27T10:00:00Z", AlertKind.MAINTENANCE_UNCONFIRMED
+        )
+        == []
+    )
+
+
+def test_a_managed_instance_weekend_chain_continues_in_next_weeks_windows() -> None:
+    """Windows Fri-Sun 22:00-06:00: maintenance begun on Sunday night may continue on the next
+    Friday, five days on (it may span adjacent windows), so no overrun before then."""
+    mi = f"{RG}/providers/Microsoft.Sql/managedInstances/mi-east"
+    windows = {mi.lower(): ResourceWindow(mi, "SQL_EastUS_MI_2", EAST_US_WEEKEND)}
+    # Sunday 26 April 2026 22:30 EDT = Monday 27 April 02:30 UTC
+    n = notice({"InProgress": "2026-04-27T02:31:00Z"}, "2026-04-27T02:30:00Z", resources=(mi,))
+    facts = Facts(notices=(n,), sql_windows=windows)
+    assert firing(facts, "2026-04-28T12:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == []  # Tuesday: the gap
+    # the chain: Sun 26, Fri 1 May, Sat 2, Sun 3 May; the last ends Mon 4 May 06:00 EDT = 10:00 UTC
+    assert firing(facts, "2026-05-04T10:59:00Z", AlertKind.MAINTENANCE_OVERRAN) == []
+    assert firing(facts, "2026-05-04T11:00:00Z", AlertKind.MAINTENANCE_OVERRAN) == [f"{mi}|TRK-1"]
 
 
 # -- maintenance-outside-window ---------------------------------------------------------
@@ -261,7 +366,11 @@ def test_sql_maintenance_starting_outside_every_candidate_window() -> None:
     facts = Facts(notices=(n,), sql_windows=SQL_WINDOWS)
     got = firing(facts, "2026-04-21T19:05:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW)
     assert got == sorted([f"{DB_WEEKDAY}|TRK-1", f"{DB_WEEKEND}|TRK-1"])
-    (v, _) = evaluate(facts, POLICY, t("2026-04-21T19:05:00Z"), [AlertKind.MAINTENANCE_OUTSIDE_WINDOW])
+    (v, _) = [
+        v
+        for v in evaluate(facts, POLICY, t("2026-04-21T19:05:00Z"), [AlertKind.MAINTENANCE_OUTSIDE_WINDOW])
+        if v.firing
+    ]
     assert "15:00 EDT" in v.message
 
 
@@ -269,18 +378,16 @@ def test_sql_notice_inside_one_candidates_window_is_attributed_to_it() -> None:
     # Tuesday 22:30 EDT: inside the weekday window; the weekend database is not blamed.
     n = notice({"InProgress": "2026-04-22T02:30:00Z"}, "2026-04-22T02:30:00Z")
     facts = Facts(notices=(n,), sql_windows=SQL_WINDOWS)
-    assert verdicts(facts, "2026-04-22T03:00:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW) == {
-        f"{DB_WEEKDAY}|TRK-1": False
-    }
+    assert firing(facts, "2026-04-22T03:00:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW) == []
+    assert verdicts(facts, "2026-04-22T03:00:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW)[f"{DB_WEEKDAY}|TRK-1"] is False
 
 
 def test_sql_dst_night_start_inside_the_nine_hour_window_is_not_outside() -> None:
     # Sunday 1 Nov 2026 05:30 EST = 10:30 UTC: inside Saturday's 22:00 EDT - 06:00 EST window.
     n = notice({"InProgress": "2026-11-01T10:30:00Z"}, "2026-11-01T10:30:00Z", resources=(DB_WEEKEND,))
     facts = Facts(notices=(n,), sql_windows=SQL_WINDOWS)
-    assert verdicts(facts, "2026-11-01T11:00:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW) == {
-        f"{DB_WEEKEND}|TRK-1": False
-    }
+    assert firing(facts, "2026-11-01T11:00:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW) == []
+    assert verdicts(facts, "2026-11-01T11:00:00Z", AlertKind.MAINTENANCE_OUTSIDE_WINDOW)[f"{DB_WEEKEND}|TRK-1"] is False
 
 
 # -- maintenance-window-missed ----------------------------------------------------------
@@ -421,7 +528,7 @@ def test_degraded_after_maintenance_counts_and_unrelated_old_outage_does_not() -
     degraded = Facts(runs=(vm_run(),), health=(health("Degraded", "2026-04-18T02:10:00Z"),))
     assert firing(degraded, "2026-04-18T02:40:00Z", AlertKind.UNHEALTHY_AFTER_MAINTENANCE) != []
     before = Facts(runs=(vm_run(),), health=(health("Unavailable", "2026-04-10T00:00:00Z"),))
-    assert verdicts(before, "2026-04-18T03:00:00Z", AlertKind.UNHEALTHY_AFTER_MAINTENANCE) == {}
+    assert firing(before, "2026-04-18T03:00:00Z", AlertKind.UNHEALTHY_AFTER_MAINTENANCE) == []
 
 
 def test_no_heartbeat_after_maintenance_from_a_vm_that_sent_them_before() -> None:

@@ -51,20 +51,24 @@ def vm(
     )
 
 
-def result(*patches: tuple[str, str, str, str], status: str = "Succeeded") -> dict:
-    """patches: (kb, classification, rebootBehavior, published)"""
+def result(*patches: tuple[str, ...], status: str = "Succeeded", reboot_pending: bool = False) -> dict:
+    """patches: (kb, classification, rebootBehavior, published[, name])"""
     cs = sum(1 for p in patches if p[1] in ("Critical", "Security"))
     return {
         "status": status,
         "criticalAndSecurityPatchCount": cs,
         "otherPatchCount": len(patches) - cs,
-        "rebootPending": False,
+        "rebootPending": reboot_pending,
         "startDateTime": "2026-05-13T17:06:00.1234567Z",
         "availablePatches": [
-            {"kbId": kb, "classifications": [c], "rebootBehavior": r, "publishedDate": p, "name": f"KB{kb}"}
-            for kb, c, r, p in patches
+            {"kbId": p[0], "classifications": [p[1]], "rebootBehavior": p[2], "publishedDate": p[3], "name": name(p)}
+            for p in patches
         ],
     }
+
+
+def name(p: tuple[str, ...]) -> str:
+    return p[4] if len(p) > 4 else f"KB{p[0]}"
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -110,9 +114,57 @@ def test_a_failed_assessment_keeps_the_error_and_keys_are_read_case_insensitivel
 
 # -- findings -----------------------------------------------------------------------------------------
 
-LCU_MAY = ("5058002", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z")
-HOT_MAY = ("5058001", "Security", "NeverReboots", "2026-05-12T00:00:00Z")
-LCU_APRIL = ("5055001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z")
+# Names as Windows Update gives them (Windows Server 2022 = "Microsoft server operating system version 21H2").
+OS = "Microsoft server operating system version 21H2 for x64-based Systems"
+LCU_MAY = (
+    "5058002",
+    "Security",
+    "AlwaysRequiresReboot",
+    "2026-05-12T00:00:00Z",
+    f"2026-05 Cumulative Update for {OS} (KB5058002)",
+)
+HOT_MAY = (
+    "5058001",
+    "Security",
+    "NeverReboots",
+    "2026-05-12T00:00:00Z",
+    f"2026-05 Security Hotpatch Update for {OS} (KB5058001)",
+)
+LCU_APRIL = (
+    "5055001",
+    "Security",
+    "AlwaysRequiresReboot",
+    "2026-04-14T00:00:00Z",
+    f"2026-04 Cumulative Update for {OS} (KB5055001)",
+)
+DOTNET_MAY = (
+    "5058110",
+    "Security",
+    "CanRequestReboot",
+    "2026-05-12T00:00:00Z",
+    f"2026-05 Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for {OS} (KB5058110)",
+)
+SSU_MAY = (
+    "5058200",
+    "Critical",
+    "AlwaysRequiresReboot",
+    "2026-05-12T00:00:00Z",
+    f"2026-05 Servicing Stack Update for {OS} (KB5058200)",
+)
+DEFENDER = (
+    "4052623",
+    "Critical",
+    "CanRequestReboot",
+    "2026-05-12T00:00:00Z",
+    "Update for Microsoft Defender Antivirus antimalware platform - KB4052623 (Version 4.18.25040.2)",
+)
+DOTNET_APRIL = (
+    "5055110",
+    "Security",
+    "CanRequestReboot",
+    "2026-04-14T00:00:00Z",
+    f"2026-04 Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for {OS} (KB5055110)",
+)
 JUNE = ("5060001", "Security", "NeverReboots", "2026-06-09T00:00:00Z")
 AT = datetime(2026, 5, 14, tzinfo=UTC)
 
@@ -132,12 +184,41 @@ def test_a_reboot_requiring_security_patch_in_a_hotpatch_month_suggests_an_unpla
 def test_a_hotpatch_vm_still_missing_an_earlier_baseline_is_flagged() -> None:
     assert kinds(vm(), result(LCU_APRIL)) == {"baseline-missed"}
     after_april_deadline = APRIL.install_deadline_utc + timedelta(hours=1)
-    april_lcu = ("5055001", "Security", "AlwaysRequiresReboot", "2026-04-14T00:00:00Z")
+    april_lcu = LCU_APRIL
     assert kinds(vm(), result(april_lcu), cycle=APRIL, now=after_april_deadline) == {
         "baseline-missed",
         "deadline-missed",
     }
     assert kinds(vm(), result(april_lcu), cycle=APRIL, now=APRIL.install_deadline_utc - timedelta(hours=1)) == set()
+
+
+@pytest.mark.parametrize("other", [DOTNET_MAY, SSU_MAY, DEFENDER], ids=["dotnet", "servicing-stack", "defender"])
+def test_a_reboot_requiring_update_that_is_not_the_os_lcu_is_an_expected_reboot(other: tuple[str, ...]) -> None:
+    """The hotpatch docs: .NET is never hotpatched, and other reboot-requiring Critical/Security
+    updates may come in hotpatch months; only the OS cumulative update decides a baseline."""
+    assert kinds(vm(), result(other, HOT_MAY)) == set()
+    assert kinds(vm(), result(other, LCU_MAY)) == {"unplanned-baseline-suspected"}
+    (f,) = assessment_findings(vm(), parse_assessment(result(other, LCU_MAY)), MAY, AT)
+    assert f.details["kbs"] == ["5058002"] and "OS cumulative update" in f.message
+
+
+def test_an_older_dotnet_update_is_no_missed_baseline() -> None:
+    assert kinds(vm(), result(DOTNET_APRIL)) == set()
+    (f,) = assessment_findings(vm(), parse_assessment(result(DOTNET_APRIL, LCU_APRIL)), MAY, AT)
+    assert f.kind == "baseline-missed" and f.details["kbs"] == ["5055001"] and "not applicable" in f.message
+
+
+def test_a_reboot_pending_past_a_baseline_months_deadline_is_a_missed_baseline() -> None:
+    after = APRIL.install_deadline_utc + timedelta(hours=1)
+    (f,) = assessment_findings(vm(), parse_assessment(result(reboot_pending=True)), APRIL, after)
+    assert f.kind == "baseline-missed" and "reboot pending" in f.message
+    assert (
+        kinds(vm(), result(reboot_pending=True), cycle=APRIL, now=APRIL.install_deadline_utc - timedelta(hours=1))
+        == set()
+    )
+    assert (
+        kinds(vm(), result(reboot_pending=True), now=MAY.install_deadline_utc + timedelta(hours=1)) == set()
+    )  # hotpatch month
 
 
 def test_the_deadline_counts_only_patches_it_covers() -> None:
@@ -340,3 +421,29 @@ def test_hotpatch_images_setting_overrides_the_default_list() -> None:
     assert not hotpatch_image("MicrosoftWindowsServer", "WindowsServer", "2025-datacenter-azure-edition", images)
     with pytest.raises(ConfigError, match="HOTPATCH_IMAGES"):
         load_settings(HOTPATCH_IMAGES="just-a-sku")
+
+
+@pytest.mark.parametrize(
+    ("patch_name", "lcu"),
+    [
+        (f"2026-05 Cumulative Update for {OS} (KB5058002)", True),
+        (
+            "2026-05 Cumulative Update for Microsoft server operating system, version 24H2 for x64-based Systems (KB5058411)",
+            True,
+        ),
+        ("2026-05 Cumulative Update for Windows Server 2019 for x64-based Systems (KB5058392)", True),
+        (f"2026-05 Cumulative Update for .NET Framework 3.5, 4.8 and 4.8.1 for {OS} (KB5058110)", False),
+        (f"2026-05 Servicing Stack Update for {OS} (KB5058200)", False),
+        (f"2026-05 Security Hotpatch Update for {OS} (KB5058001)", False),
+        ("Update for Microsoft Defender Antivirus antimalware platform - KB4052623 (Version 4.18.25040.2)", False),
+        ("", False),
+    ],
+)
+def test_the_os_cumulative_update_is_told_apart_by_its_name(patch_name: str, lcu: bool) -> None:
+    patch = parse_assessment(result(("1", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z", patch_name)))
+    assert patch.patches[0].os_cumulative is lcu
+
+
+def test_the_published_assessment_example_holds_no_os_cumulative_update() -> None:
+    body = published("arm/compute/VirtualMachine_AssessPatches.json")["responses"]["200"]["body"]
+    assert parse_assessment(body).os_cumulative_pending == ()  # Defender definitions and the MSRT

@@ -25,10 +25,12 @@ from shared.domain.events import (
     Schema,
     SqlMaintenanceNotice,
     SubscriptionValidation,
+    SyntheticSignalError,
     decode_event,
     event_from_record,
     parse_payload,
 )
+from tests.support.alert_events import real_alert
 from tests.support.events import one, published, sample
 
 PRE_EG = "events/maintenance-pre-event.eventgrid.json"
@@ -102,15 +104,56 @@ def test_pre_and_post_share_the_run_id_and_post_carries_the_status() -> None:
     assert post.cancellation_cutoff is None
 
 
-@pytest.mark.parametrize("raw", ["Failed", "PartiallySucceeded", "Canceled", "succeeded "])
-def test_any_status_but_succeeded_is_a_failure_and_the_raw_value_is_kept(raw: str) -> None:
+# Every value of the Maintenance UpdateStatus union (azure-rest-api-specs
+# specification/maintenance/resource-manager/Microsoft.Maintenance/Maintenance/models.tsp), the
+# post event docs' "Succeeded", other spellings of a cancellation, and values the issue names.
+STATUS_MEANINGS = {
+    "Succeeded": MaintenanceResult.SUCCEEDED,
+    "Completed": MaintenanceResult.SUCCEEDED,
+    "NoUpdatesPending": MaintenanceResult.SUCCEEDED,
+    "Failed": MaintenanceResult.FAILED,
+    "RetryFailed": MaintenanceResult.FAILED,
+    "TimedOut": MaintenanceResult.FAILED,
+    "Pending": MaintenanceResult.IN_PROGRESS,
+    "InProgress": MaintenanceResult.IN_PROGRESS,
+    "RetryNow": MaintenanceResult.IN_PROGRESS,
+    "RetryLater": MaintenanceResult.IN_PROGRESS,
+    "Cancel": MaintenanceResult.CANCELLED,
+    "Cancelled": MaintenanceResult.CANCELLED,
+    "Canceled": MaintenanceResult.CANCELLED,
+    "CANCELED": MaintenanceResult.CANCELLED,
+    "no-updates-pending": MaintenanceResult.SUCCEEDED,
+    "succeeded ": MaintenanceResult.SUCCEEDED,
+    "PartiallySucceeded": MaintenanceResult.UNKNOWN,
+    "SomethingNew2027": MaintenanceResult.UNKNOWN,
+}
+
+
+@pytest.mark.parametrize(("raw", "meaning"), list(STATUS_MEANINGS.items()))
+def test_every_post_status_has_a_meaning_and_the_raw_value_is_kept(raw: str, meaning: MaintenanceResult) -> None:
     body = one(published(POST_EG))
     body["data"]["status"] = raw
-    event = decode_event(body)
+    event = decode_event(body)  # an unknown value is never refused
     assert isinstance(event, MaintenanceEvent)
-    expected = MaintenanceResult.SUCCEEDED if raw.strip().lower() == "succeeded" else MaintenanceResult.FAILED
-    assert event.status is expected
+    assert event.status is meaning
     assert event.status_raw == raw.strip()
+    assert event_from_record(event.to_record()) == event
+
+
+@pytest.mark.parametrize("path", [PRE_EG, POST_EG])
+@pytest.mark.parametrize("value", [[], None, "absent"])
+def test_an_empty_or_missing_subscription_list_is_valid(path: str, value: object) -> None:
+    """A dynamic scope that matched no machine: Microsoft's webhook runbook checks for it
+    (learn.microsoft.com/azure/update-manager/tutorial-webhooks-using-runbooks)."""
+    body = one(published(path))
+    if value == "absent":
+        del body["data"]["resourceSubscriptionIds"]
+    else:
+        body["data"]["resourceSubscriptionIds"] = value
+    event = decode_event(body, allowed_subscriptions=frozenset({"00000000-0000-0000-0000-000000000000"}))
+    assert isinstance(event, MaintenanceEvent)
+    assert event.subscriptions == ()
+    assert event_from_record(event.to_record()) == event
 
 
 @pytest.mark.parametrize("casing", ["pascal-data", "all-lower", "pascal-envelope-cloudevent"])
@@ -178,7 +221,7 @@ def test_health_events_arrive_as_cloudevents_too() -> None:
 
 
 def test_published_resource_health_alert_decodes() -> None:
-    event = decode_event(published("events/azure-monitor-common-alert.resourcehealth.test-action.json"))
+    event = decode_event(real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json")))
     assert isinstance(event, ResourceHealthAlert)
     assert event.event_id == "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
     assert event.availability is Availability.UNAVAILABLE
@@ -275,9 +318,35 @@ def test_a_decoded_event_survives_its_record_form() -> None:
         one(published(PRE_EG)),
         one(published(POST_EG)),
         sample("06-health-web-01-rebooted.eventgrid.json")[1],
-        published("events/azure-monitor-common-alert.resourcehealth.test-action.json"),
+        real_alert(published("events/azure-monitor-common-alert.resourcehealth.test-action.json")),
         sample("23-sql-notice-7LQ2-planned.alert.json"),
     ):
         event = decode_event(body)
         assert not isinstance(event, SubscriptionValidation)
         assert event_from_record(event.to_record()) == event
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "events/azure-monitor-common-alert.resourcehealth.test-action.json",
+        "events/azure-monitor-common-alert.servicehealth-incident.test-action.json",
+    ],
+)
+def test_the_published_test_actions_are_synthetic_signals(name: str) -> None:
+    """An action group's test button sends these (published test-action samples): recorded as
+    synthetic, never a fact that alerts or changes health."""
+    with pytest.raises(SyntheticSignalError) as err:
+        decode_event(published(name))
+    assert "recorded, not acted on" in err.value.problem
+
+
+@pytest.mark.parametrize("flag", ["True", "true", True])
+def test_is_synthetic_on_a_maintenance_notice_makes_it_a_test(flag: object) -> None:
+    body = _notice()
+    body["data"]["alertContext"]["properties"]["IsSynthetic"] = flag
+    with pytest.raises(SyntheticSignalError) as err:
+        decode_event(body)
+    assert err.value.field == "data.alertContext.properties.IsSynthetic"
+    body["data"]["alertContext"]["properties"]["IsSynthetic"] = "False"
+    assert isinstance(decode_event(body), SqlMaintenanceNotice)

@@ -50,6 +50,21 @@ def test_the_summary_counts_what_was_recorded_for_the_cycle() -> None:
     }
 
 
+def test_a_pending_reboot_is_its_own_count_never_compliant() -> None:
+    base = inputs()
+    assert base.vms is not None
+    web01 = base.vms[0]
+    assert web01.standing is Standing.COMPLIANT
+    rebooting = replace(base, vms=(replace(web01, reboot_pending=True), *base.vms[1:]))
+    report = build_report(rebooting)
+    s = report.summary
+    assert (s.compliant, s.reboot_pending, s.pending) == (2, 1, 1)
+    assert s.to_json()["reboot_pending"] == 1
+    assert replace(web01, reboot_pending=True, critical_security_pending=2).standing is Standing.PENDING
+    late = build_report(replace(rebooting, now=CYCLE.install_deadline_utc + timedelta(hours=1)))
+    assert "1 VM(s) past the deadline with a reboot pending" in render_html(late)
+
+
 def test_an_overrun_is_a_post_event_or_its_absence_past_the_window_and_the_grace() -> None:
     with_grace = build_report(inputs(grace=timedelta(minutes=60)))
     assert with_grace.summary.runs_overran == 1  # Oct 31: no post event by 05:00 for a window ending 04:00

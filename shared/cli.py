@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from shared import telemetry
+
+    telemetry.install()  # every log record redacted, whatever handler is attached later
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -64,3 +64,13 @@ REJECTED_RAW_UTF16 = 16_000
 def utf16_units(text: str) -> int:
     """Length of ``text`` in UTF-16 code units (what Table Storage counts)."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def cut_utf16(text: str, limit: int = MAX_TEXT_UTF16) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 code units (never inside a character)."""
+    if len(text) * 2 <= limit or utf16_units(text) <= limit:
+        return text
+    out = text[:limit]
+    while utf16_units(out) > limit:
+        out = out[: len(out) - max(1, (utf16_units(out) - limit) // 2)]
+    return out

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 from shared.adapters.storage import StorageTarget
 from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
+from shared.domain.events import storable_text
 from shared.domain.hotpatch import Finding
+from shared.limits import cut_utf16
 from shared.services.ports import ConflictError, Row
 
 if TYPE_CHECKING:
@@ -265,9 +267,9 @@ class CycleStore:
             {
                 "PartitionKey": "rejected",
                 "RowKey": f"{utc_text(now)}|{uuid.uuid4().hex[:8]}",
-                "Source": source[:1000],
-                "Reason": reason[:30000],
-                "Raw": raw[:30000],
+                "Source": cut_utf16(storable_text(source), 1000),
+                "Reason": cut_utf16(storable_text(reason), 30_000),
+                "Raw": cut_utf16(storable_text(raw), 30_000),
             },
         )
 

@@ -45,10 +45,10 @@ TABLE_PROPERTY_BYTES = 64 * 1024
 TABLE_ENTITY_BYTES = 1024 * 1024
 """One entity, properties and keys together."""
 
-ESCAPED_KEY_UTF16 = 200
+ESCAPED_KEY_UTF16 = 480
 """An escaped key part longer than this (in UTF-16 code units) is replaced by a readable
-prefix and the sha256 of the whole value, so that a row key of three parts stays well
-under :data:`TABLE_KEY_BYTES`."""
+prefix and the sha256 of the whole value, so that a row key (a 21-character time and kind
+prefix and one such part) stays under :data:`TABLE_KEY_BYTES` (512 UTF-16 units)."""
 
 ALERT_DETAILS_UTF16 = 16_000
 """The details of one alert, as stored JSON: longer lists keep their first items and a

@@ -16,6 +16,8 @@ Tables (``{prefix}`` is ``OUTCOMES_TABLE_PREFIX``, default ``pw``), PartitionKey
 - ``{prefix}health``: the resource id / ``{newest-first time}|{kind}|{event id}``.
 - ``{prefix}notices``: the tracking id / ``{event time}|{event id}``.
 - ``{prefix}rejections``: the month received ``YYYY-MM`` / sha256 of the refused text.
+- ``{prefix}givenup``: as ``rejections``, for queue messages the host gave up on (work
+  that failed, not input refused at a door); :meth:`list_rejections` shows both.
 - ``{prefix}ids``: the event type / the event id: one row per health event and notice,
   written before its fact, so that an id is recorded once whatever its timestamps
   (runs need none: their fact's keys are a function of type and id already).
@@ -93,8 +95,8 @@ from shared.limits import ESCAPED_KEY_UTF16, MAX_TEXT_UTF16, TABLE_ENTITY_BYTES,
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-RUNS, HEALTH, NOTICES, REJECTIONS, IDS = "runs", "health", "notices", "rejections", "ids"
-TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS, IDS)
+RUNS, HEALTH, NOTICES, REJECTIONS, IDS, GIVEN_UP = "runs", "health", "notices", "rejections", "ids", "givenup"
+TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS, IDS, GIVEN_UP)
 
 log = logging.getLogger("patchwatch.store")
 
@@ -157,9 +159,15 @@ def entity_size(entity: Mapping[str, Any]) -> int:
     return size
 
 
+NOT_CONTENT = frozenset({"Schema"})
+"""Columns that say how an event came, not what it says (the same event in the Event Grid
+and the CloudEvents schema is the same event)."""
+
+
 def content_digest(record: Mapping[str, Any]) -> str:
     """sha256 of a fact's normalised columns (what a conflict is judged by)."""
-    text = json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True, default=str)
+    content = {k: v for k, v in record.items() if v is not None and k not in NOT_CONTENT}
+    text = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -373,11 +381,11 @@ class TableOutcomeStore:
         differs = sorted(
             column
             for column, value in record.items()
-            if _comparable(fact.get(column)) != _comparable(value) and column not in ("ReceivedAt",)
+            if _comparable(fact.get(column)) != _comparable(value) and column not in NOT_CONTENT
         )
         raise FactConflictError(differs or ["(the row's digest)"])
 
-    def record_rejection(self, rejection: Rejection) -> bool:
+    def record_rejection(self, rejection: Rejection, *, table: str = REJECTIONS) -> bool:
         """Record a refusal: True if new, False if the same text was refused already this month."""
         entity = {
             "PartitionKey": rejection.received_at.astimezone(UTC).strftime("%Y-%m"),
@@ -389,7 +397,11 @@ class TableOutcomeStore:
             "RawSize": rejection.raw_size,
             "Raw": storable_text(rejection.raw[:REJECTED_RAW_LIMIT]),
         }
-        return self._insert(REJECTIONS, entity)
+        return self._insert(table, entity)
+
+    def record_given_up(self, rejection: Rejection) -> bool:
+        """Record a queue message the host gave up on (shown with the refusals)."""
+        return self.record_rejection(rejection, table=GIVEN_UP)
 
     def _decoded(self, kind: str, rows: list[dict[str, Any]], decode: Any) -> list[Any]:
         """Each row decoded; a row that does not decode is quarantined (logged, recorded as
@@ -576,6 +588,7 @@ class TableOutcomeStore:
     def list_rejections(self, month: YearMonth | str) -> list[Rejection]:
         """What was refused in ``month`` (by receipt), newest first."""
         rows = self._query(REJECTIONS, "PartitionKey eq @pk", {"pk": _month(month)})
+        rows += self._query(GIVEN_UP, "PartitionKey eq @pk", {"pk": _month(month)})
         out: list[Rejection] = self._decoded(
             REJECTIONS,
             rows,

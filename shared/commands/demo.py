@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.commands import print_table
-from shared.commands.replay import expand, instant_arg, print_results, replay_files
+from shared.commands.replay import door_policy, expand, instant_arg, print_results, replay_files
 from shared.config import Settings, load_settings
 from shared.domain.events import MaintenanceEvent
 from shared.domain.outcomes import StoreUnavailableError
@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         env["ALLOWED_SUBSCRIPTION_IDS"] = ",".join(SAMPLE_SUBSCRIPTIONS)
     cfg = load_settings(env)
     with demo_store(cfg) as store:
-        replay = replay_files(files, store=store, policy=IngestPolicy.from_settings(cfg), now=args.now)
+        policy = door_policy(IngestPolicy.from_settings(cfg), "auto")  # as `replay` takes saved files
+        replay = replay_files(files, store=store, policy=policy, now=args.now)
         print(f"\nReplayed {len(files)} files ({len(replay.results)} events), received as of {args.now.isoformat()}:\n")
         print_results(replay)
         months = sorted({r.event.month for r in replay.results if isinstance(r.event, MaintenanceEvent)})

@@ -651,13 +651,13 @@ def storable_text(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def compact_json(element: Any) -> str:
+def compact_json(element: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON of a parsed element, whatever its depth: levels beyond
     :data:`~shared.limits.MAX_DEPTH` are replaced by a marker (what a refusal keeps)."""
     try:
-        return json.dumps(element, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(element, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
     except RecursionError:
-        return json.dumps(_flatten(element), separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(_flatten(element), separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
 
 
 def _flatten(element: Any) -> Any:
@@ -690,7 +690,8 @@ def canonical_envelope(element: Any) -> Any:
     (``metadataVersion`` and ``dataschema`` dropped, times cut to microseconds). So only
     the fields both paths keep are kept, and every ISO date-time string is written one
     way: UTC, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``, trailing zeros dropped (without a zone
-    it stays without one). Anything else (an action group's alert) is returned as it is."""
+    it stays without one). Anything else (an action group's alert) is returned as it is.
+    Stored with its keys sorted (``compact_json(..., sort_keys=True)``)."""
     if not isinstance(element, dict):
         return element
     lower = {str(k).lower() for k in element}

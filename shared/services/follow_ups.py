@@ -93,7 +93,7 @@ def record_given_up(store: Any, body: bytes, *, message_id: str, now: Any) -> No
     except FollowUpError as exc:
         problem = f"unreadable follow-up: {exc}"
     log.error("follow-up message %s given up: %s", message_id, problem)
-    store.record_rejection(
+    store.record_given_up(
         Rejection(
             source=f"follow-ups-poison:{message_id}"[:500],
             field="follow-up",

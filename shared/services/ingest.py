@@ -162,7 +162,7 @@ def ingest_event(element: Any, *, source: str, store: EventStore, policy: Ingest
     except DecodeError as error:
         text = compact_json(element)
         return _reject(store, source, error, text=text, size=len(text.encode("utf-8", "surrogatepass")), now=now)
-    raw = compact_json(canonical_envelope(element))
+    raw = compact_json(canonical_envelope(element), sort_keys=True)
     size = len(raw.encode("utf-8", "surrogatepass"))
     door = policy.door or door_for(element)
     try:

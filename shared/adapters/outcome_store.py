@@ -97,6 +97,7 @@ if TYPE_CHECKING:
 
 RUNS, HEALTH, NOTICES, REJECTIONS, IDS, GIVEN_UP = "runs", "health", "notices", "rejections", "ids", "givenup"
 TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS, IDS, GIVEN_UP)
+EVENT_TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS, IDS)
 
 log = logging.getLogger("patchwatch.store")
 
@@ -286,11 +287,12 @@ class TableOutcomeStore:
     def _transient(self, what: str) -> contextlib.AbstractContextManager[None]:
         return transient_faults("outcome store", self.target, what)
 
-    def ensure_tables(self) -> None:
-        """Create the tables that are missing (idempotent). Also a reachability probe."""
+    def ensure_tables(self, kinds: tuple[str, ...] = EVENT_TABLES) -> None:
+        """Create the tables that are missing (idempotent). Also a reachability probe.
+        The events' tables by default; ``givenup`` is made by the first message given up."""
         from azure.core.exceptions import ResourceExistsError
 
-        for kind in TABLES:
+        for kind in kinds:
             with self._transient(f"create table {self.table_name(kind)}"), contextlib.suppress(ResourceExistsError):
                 self._table(kind).create_table()
 
@@ -309,7 +311,7 @@ class TableOutcomeStore:
                 except ResourceNotFoundError:
                     if attempt == 2:
                         raise
-            self.ensure_tables()  # first write into a new account: create, then insert again
+            self.ensure_tables((kind,))  # first write into a new account: create, then insert again
         raise AssertionError("unreachable")
 
     def _query(

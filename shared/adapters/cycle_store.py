@@ -116,6 +116,8 @@ class CycleStore:
     def get(self, kind: str, pk: str, rk: str) -> Row | None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        self.ensure_tables()  # a first run on an empty account reads tables that exist
+
         with self._transient(f"read {self.table_name(kind)}"):
             try:
                 return self._row(self._table(kind).get_entity(pk, rk))
@@ -163,6 +165,8 @@ class CycleStore:
 
     def query(self, kind: str, filter_: str, parameters: dict[str, Any] | None = None) -> list[Row]:
         from azure.core.exceptions import ResourceNotFoundError
+
+        self.ensure_tables()  # a first run on an empty account reads tables that exist
 
         with self._transient(f"read {self.table_name(kind)}"):
             try:

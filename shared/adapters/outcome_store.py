@@ -265,6 +265,7 @@ class TableOutcomeStore:
     prefix: str = "pw"
     client_options: Mapping[str, Any] = field(default_factory=lambda: dict(FUNCTION_CLIENT_OPTIONS))
     _tables: TableClients = field(init=False, repr=False, compare=False)
+    _ensured: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,40}", self.prefix):
@@ -295,6 +296,14 @@ class TableOutcomeStore:
         for kind in kinds:
             with self._transient(f"create table {self.table_name(kind)}"), contextlib.suppress(ResourceExistsError):
                 self._table(kind).create_table()
+        if kinds == EVENT_TABLES:
+            self._ensured = True
+
+    def _ensure_once(self) -> None:
+        """Before this process's first read: make the event tables, so that a first run on an
+        empty account queries tables that exist (no 404 TableNotFound in the logs)."""
+        if not self._ensured:
+            self.ensure_tables()
 
     def _insert(self, kind: str, entity: dict[str, Any]) -> bool:
         """True when inserted, False when the row was already there (a duplicate)."""
@@ -320,6 +329,8 @@ class TableOutcomeStore:
         """Rows matching ``query`` (every row when None); a table not created yet has none."""
         from azure.core.exceptions import ResourceNotFoundError
 
+        if kind in EVENT_TABLES:
+            self._ensure_once()
         with self._transient(f"read {self.table_name(kind)}"):
             try:
                 table = self._table(kind)
@@ -366,6 +377,7 @@ class TableOutcomeStore:
     def _get(self, keys: FactKeys) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        self._ensure_once()
         with self._transient(f"read {self.table_name(keys.table)}"):
             try:
                 return dict(self._table(keys.table).get_entity(keys.partition_key, keys.row_key))
@@ -500,6 +512,7 @@ class TableOutcomeStore:
         """The most recent signal that states the resource's availability (annotations skipped)."""
         from azure.core.exceptions import ResourceNotFoundError
 
+        self._ensure_once()
         with self._transient(f"read {self.table_name(HEALTH)}"):
             try:
                 rows = self._table(HEALTH).query_entities(

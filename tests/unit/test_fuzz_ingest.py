@@ -188,9 +188,9 @@ def test_ingest_records_or_refuses_within_the_table_limits(element: Any, door: A
         assert _reads_back(store, result.event)
     if twice:  # a redelivery: a duplicate, or the same refusal, recorded once
         again = ingest_event(element, source="fuzz", store=store, policy=policy, now=NOW)
-        assert again.outcome in (
-            {Outcome.DUPLICATE} if result.outcome is Outcome.ACCEPTED else {result.outcome}
-        ), again.reason
+        assert again.outcome in ({Outcome.DUPLICATE} if result.outcome is Outcome.ACCEPTED else {result.outcome}), (
+            again.reason
+        )
     assert not [r for r in store.list_rejections("2026-10") if r.source.startswith("store:")]  # nothing quarantined
 
 

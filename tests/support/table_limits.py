@@ -20,6 +20,7 @@ an existing key raises ``ResourceExistsError`` (409). Queries support what the s
 from __future__ import annotations
 
 import copy
+import operator
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -34,6 +35,14 @@ from shared.limits import TABLE_ENTITY_BYTES, TABLE_KEY_BYTES, TABLE_PROPERTY_BY
 _FORBIDDEN_KEY = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 _CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|ne|ge|gt|le|lt)\s+@(\w+)\s*$")
 MIN_DATE = datetime(1601, 1, 1, tzinfo=UTC)
+_OPS = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "ge": operator.ge,
+    "gt": operator.gt,
+    "le": operator.le,
+    "lt": operator.lt,
+}
 
 
 class LimitError(HttpResponseError):
@@ -96,14 +105,7 @@ def _matches(row: Mapping[str, Any], query: str, parameters: Mapping[str, Any]) 
         if name not in row:
             return False
         a, b = row[name], parameters[param]
-        ok = {
-            "eq": lambda: a == b,
-            "ne": lambda: a != b,
-            "ge": lambda: a >= b,
-            "gt": lambda: a > b,
-            "le": lambda: a <= b,
-            "lt": lambda: a < b,
-        }[op]()
+        ok = _OPS[op](a, b)
         if not ok:
             return False
     return True

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared import limits
-from shared.domain.events import DecodeError, decode_event, parse_payload, parse_instant
+from shared.domain.events import DecodeError, decode_event, parse_instant, parse_payload
 from tests.support.events import one, sample
 
 README = Path(__file__).resolve().parents[2] / "README.md"

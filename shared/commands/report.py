@@ -149,6 +149,10 @@ def print_summary(report: ComplianceReport) -> None:
             print(f"  {line}")
     for note in report.notes:
         print(f"note: {note}")
+    if report.rejected:
+        print(f"\nRefused during the cycle ({len(report.rejected)}, newest first):")
+        for r in report.rejected[:20]:
+            print(f"  {fmt(r.received_at)}  {r.source}: {r.reason}")
 
 
 def report_from_settings(cfg: Settings, month: YearMonth, now: datetime) -> ComplianceReport:

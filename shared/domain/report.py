@@ -34,6 +34,7 @@ from shared.domain.events import Availability
 from shared.domain.outcomes import (
     HealthSource,
     NoticeOutcome,
+    Rejection,
     ResourceHealth,
     RunOutcome,
     RunStatus,
@@ -162,6 +163,7 @@ class ReportInputs:
     sql_resources: Sequence[SqlResource] = ()
     notes: Sequence[str] = ()  # what could not be read, said plainly
     overrun_grace: timedelta = timedelta(0)  # MAINTENANCE_GRACE_MINUTES: a later post event is an overrun
+    rejected: Sequence[Rejection] = ()  # what was refused (conflicts, quarantined rows included) in the cycle
 
     def overran(self, run: RunOutcome) -> bool:
         """The post event came after the window's end and the grace, or has not come by then."""
@@ -442,6 +444,7 @@ class ComplianceReport:
     notices: tuple[NoticeMark, ...]  # every SQL maintenance notice of the cycle, once
     groups: tuple[GroupTimeline, ...]
     notes: tuple[str, ...]
+    rejected: tuple[Rejection, ...] = ()  # refusals received during the cycle, newest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -456,6 +459,7 @@ class ComplianceReport:
             "sql_notices": [n.to_json() for n in self.notices],
             "groups": [g.to_json() for g in self.groups],
             "notes": list(self.notes),
+            "rejected": [r.to_json() for r in self.rejected],
         }
 
 
@@ -685,6 +689,13 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
         notices=tuple(sorted(all_notices, key=lambda n: (n.start, n.tracking_id))),
         groups=tuple(timelines),
         notes=tuple(inputs.notes),
+        rejected=tuple(
+            sorted(
+                (r for r in inputs.rejected if cycle.release_utc <= r.received_at < cycle.ends_utc),
+                key=lambda r: (r.received_at, r.digest),
+                reverse=True,
+            )
+        ),
     )
 
 

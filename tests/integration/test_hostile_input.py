@@ -325,3 +325,19 @@ def test_a_crafted_id_cannot_land_in_another_resources_partition(store: TableOut
     ingest(store, attacker)
     latest = store.latest_health(victim_id)
     assert latest is not None and latest.availability.value == "Available"
+
+
+def test_a_conflict_shows_in_the_reports_refused_list(store: TableOutcomeStore) -> None:
+    from shared.commands.report import build
+    from shared.domain.calendar import CalendarPolicy, YearMonth
+    from shared.domain.report_html import render_html
+
+    forged = post_event()
+    forged["data"]["status"] = "Succeeded" if forged["data"]["status"] != "Succeeded" else "Failed"
+    ingest(store, forged)
+    ingest(store, post_event())
+    report = build(store.target, store.prefix, CalendarPolicy(), YearMonth(2026, 10), NOW)
+    (refused,) = report.rejected
+    assert "conflict" in refused.reason and "Status" in refused.reason
+    assert report.to_json()["rejected"][0]["reason"] == refused.reason
+    assert "Refused (1)" in render_html(report) and "conflict" in render_html(report)

@@ -8,6 +8,7 @@ from functions.health_events import bp as health_events_bp
 from functions.maintenance_events import bp as maintenance_events_bp
 from functions.patch_cycle import bp as patch_cycle_bp
 from functions.plan_http import bp as plan_bp
+from functions.report_http import bp as report_bp
 from functions.watchdog import bp as watchdog_bp
 from shared import telemetry
 
@@ -15,6 +16,7 @@ telemetry.install()  # every log record redacted before any handler (the worker'
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(plan_bp)
+app.register_functions(report_bp)
 app.register_functions(maintenance_events_bp)
 app.register_functions(health_events_bp)
 app.register_functions(action_group_bp)

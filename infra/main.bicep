@@ -3,7 +3,7 @@
 //
 // Subscription scope: the app lives in one resource group of this subscription, and the
 // deployment reaches into each target subscription (role assignments, the HealthResources
-// system topic, the Service Health alert rule) and into the resource group of each watched
+// system topic, the Service Health and Resource Health alert rules) and into the resource group of each watched
 // maintenance configuration (its system topic). See README, "Deploy".
 //
 // Two passes: Event Grid validates an Azure Function destination, and an action group
@@ -11,6 +11,11 @@
 // `azd up` provisions with wireEvents=false and deploys the code; the postdeploy hook then
 // sets WIRE_EVENTS=true and provisions again, which adds the subscriptions, the action
 // group and the alert rules.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for resources_11/microsoft.resources/2024-03-01, maintenance/microsoft.maintenance/2023-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 targetScope = 'subscription'
 
@@ -60,8 +65,12 @@ param heartbeatWorkspaceResourceId string = ''
 @description('Resource group ids (comma-separated) that alone get the VM patch role; empty: every target subscription')
 param patchRoleScopes string = ''
 
-@description('Resource types whose HealthResources events reach health_events (comma-separated; empty: all)')
-param healthResourceTypes string = 'Microsoft.Compute/virtualMachines,Microsoft.Sql/servers/databases,Microsoft.Sql/managedInstances'
+// The HealthResources system topic reports single-instance VMs, scale sets and scale-set VMs
+// only (MicrosoftDocs/azure-docs articles/event-grid/event-schema-health-resources.md);
+// SQL databases and managed instances never appear there: their health comes from the
+// Resource Health alert rule (modules/subscriptionEvents.bicep).
+@description('Resource types whose HealthResources events reach health_events (comma-separated; empty: all the topic reports)')
+param healthResourceTypes string = 'Microsoft.Compute/virtualMachines'
 
 @description('Event Grid delivery attempts before an event is dead-lettered')
 param eventMaxDeliveryAttempts int = 30
@@ -105,10 +114,10 @@ param targetTag string = ''
 param allowedSubscriptionIds string = ''
 
 @description('SQL_EXCLUDED_SERVICE_OBJECTIVES')
-param sqlExcludedServiceObjectives string = 'Basic,S0,S1'
+param sqlExcludedServiceObjectives string = 'Basic,S0,S1,HS_*'
 
 @description('SQL_EXCLUDED_HARDWARE')
-param sqlExcludedHardware string = 'DC,Fsv2'
+param sqlExcludedHardware string = 'DC,Fsv2,Gen4,M'
 
 @description('CYCLE_SCHEDULE')
 param cycleSchedule string = '0 5 * * * *'
@@ -185,6 +194,9 @@ var targetSubscriptionList = filter(split(replace(replace(targetSubscriptionIds,
 var watchedConfigurationList = filter(split(replace(replace(watchedMaintenanceConfigurations, ';', ','), ' ', ','), ','), c => !empty(c))
 var patchScopeList = filter(split(replace(replace(patchRoleScopes, ';', ','), ' ', ','), ','), g => !empty(g))
 var healthTypeList = filter(split(replace(healthResourceTypes, ' ', ''), ','), t => !empty(t))
+// environment().name is AzureCloud / AzureUSGovernment / AzureChinaCloud (Bicep
+// environment() function: articles/azure-resource-manager/bicep/bicep-functions-deployment.md);
+// AZURE_CLOUD names the public one AzurePublicCloud (shared/config.py).
 var deploymentCloud = environment().name == 'AzureCloud' ? 'AzurePublicCloud' : environment().name
 
 // ---- the app ---------------------------------------------------------------------------
@@ -375,6 +387,15 @@ resource watchedConfigurations 'Microsoft.Maintenance/maintenanceConfigurations@
   scope: resourceGroup(split(configurationId, '/')[2], split(configurationId, '/')[4])
 }]
 
+module cancellerRoles 'modules/runCancellerRole.bicep' = [for (configurationId, i) in watchedConfigurationList: if (cancelUnhealthyRuns) {
+  name: take('pw-${environmentName}-canceller-${i}', 64)
+  scope: subscription(split(configurationId, '/')[2])
+  params: {
+    environmentName: environmentName
+    configurationId: configurationId
+  }
+}]
+
 module maintenanceEvents 'modules/maintenanceEvents.bicep' = [for (configurationId, i) in watchedConfigurationList: {
   name: take('pw-${environmentName}-maintenance-${i}', 64)
   scope: resourceGroup(split(configurationId, '/')[2], split(configurationId, '/')[4])
@@ -385,6 +406,7 @@ module maintenanceEvents 'modules/maintenanceEvents.bicep' = [for (configuration
     tags: tags
     appPrincipalId: identity.outputs.principalId
     cancelRuns: cancelUnhealthyRuns
+    cancellerRoleId: cancelUnhealthyRuns ? cancellerRoles[i].outputs.id : ''
     wireEvents: wireEvents
     functionAppId: functionApp.outputs.id
     functionName: maintenanceFunctionName

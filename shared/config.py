@@ -16,7 +16,8 @@ from functools import lru_cache
 from typing import Any
 
 from shared.domain.calendar import MAX_OFFSET_DAYS, MIN_OFFSET_DAYS, CalendarPolicy, YearMonth
-from shared.domain.sql_catalog import EligibilityPolicy
+from shared.domain.fleet import parse_hotpatch_images
+from shared.domain.sql_catalog import DEFAULT_EXCLUDED_HARDWARE, DEFAULT_EXCLUDED_SERVICE_OBJECTIVES, EligibilityPolicy
 
 
 class ConfigError(ValueError):
@@ -139,7 +140,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AzureWebJobsStorage",
         "UseDevelopmentStorage=true",
         _text,
-        "The function app's storage account (connection string, or `__accountName` identity settings in Azure). Holds queues and, unless OUTCOMES_STORAGE is set, the outcome tables.",
+        "The function app's storage account (connection string, or the identity settings `__tableServiceUri`/`__queueServiceUri` (or `__accountName`) in Azure). Holds queues and, unless OUTCOMES_STORAGE is set, the outcome tables.",
         secret=True,
     ),
     Setting(
@@ -185,11 +186,25 @@ SETTINGS: tuple[Setting, ...] = (
         _guids,
         "When set, events about other subscriptions are refused as foreign (comma-separated GUIDs).",
     ),
+    Setting(
+        "HOTPATCH_IMAGES",
+        "",
+        parse_hotpatch_images,
+        "Optional: the images (publisher:offer:sku, comma-separated) that can enrol in hotpatching; empty: the hotpatch document's list.",
+    ),
     # SQL
     Setting(
-        "SQL_EXCLUDED_SERVICE_OBJECTIVES", "Basic,S0,S1", _csv, "SQL service objectives that cannot choose a window."
+        "SQL_EXCLUDED_SERVICE_OBJECTIVES",
+        ",".join(DEFAULT_EXCLUDED_SERVICE_OBJECTIVES),
+        _csv,
+        "SQL service objectives (`*` a wildcard) that cannot choose a window: judged against SQL_Default only.",
     ),
-    Setting("SQL_EXCLUDED_HARDWARE", "DC,Fsv2", _csv, "SQL hardware families that cannot choose a window."),
+    Setting(
+        "SQL_EXCLUDED_HARDWARE",
+        ",".join(DEFAULT_EXCLUDED_HARDWARE),
+        _csv,
+        "SQL hardware families (DC, Fsv2, Gen4, M-series ...) that cannot choose a window: judged against SQL_Default only.",
+    ),
     # timers and cadence
     Setting("CYCLE_SCHEDULE", "0 5 * * * *", _ncrontab, "NCRONTAB (UTC) of the patch-cycle timer."),
     Setting("WATCHDOG_SCHEDULE", "0 */15 * * * *", _ncrontab, "NCRONTAB (UTC) of the watchdog timer."),
@@ -199,7 +214,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AZURE_CLOUD",
         "AzurePublicCloud",
         _choice("AzurePublicCloud", "AzureUSGovernment", "AzureChinaCloud"),
-        "Which Azure cloud's endpoints to use.",
+        "Which Azure cloud's endpoints to use: Resource Manager, sign-in, Log Analytics, and the storage suffix of URLs built from an account name.",
     ),
     Setting("ARM_ENDPOINT", "", _url_or_empty, "Override of the Resource Manager endpoint (Resource Graph included)."),
     Setting("AUTHORITY_HOST", "", _url_or_empty, "Override of the Entra ID token authority."),
@@ -284,8 +299,8 @@ class Settings:
     @property
     def sql_eligibility(self) -> EligibilityPolicy:
         return EligibilityPolicy(
-            excluded_service_objectives=frozenset(self["SQL_EXCLUDED_SERVICE_OBJECTIVES"]),
-            excluded_hardware=frozenset(self["SQL_EXCLUDED_HARDWARE"]),
+            excluded_service_objectives=frozenset(s.lower() for s in self["SQL_EXCLUDED_SERVICE_OBJECTIVES"]),
+            excluded_hardware=frozenset(h.lower() for h in self["SQL_EXCLUDED_HARDWARE"]),
         )
 
 

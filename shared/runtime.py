@@ -30,13 +30,16 @@ def build_deps(cfg: Settings, *, credential: Any = None, **policy_overrides: Any
     from shared.adapters.arm import ArmAdapter
     from shared.adapters.cycle_store import CycleStore
     from shared.adapters.queues import StorageQueue
+    from shared.adapters.schedules import ScheduleCache
     from shared.services.assessment import QUEUE_NAME, CyclePolicy, Deps
 
+    store = CycleStore.from_settings(cfg)
     return Deps(
-        store=CycleStore.from_settings(cfg),
+        store=store,
         arm=ArmAdapter.from_settings(cfg, credential),
         queue=StorageQueue(queue_target(cfg), QUEUE_NAME),
         policy=CyclePolicy.from_settings(cfg, **policy_overrides),
+        placements=ScheduleCache(store.target, store.prefix),
     )
 
 
@@ -90,3 +93,51 @@ def execute_actions(actions: Any, *, now: datetime | None = None) -> list[dict[s
 
     cfg = settings()
     return execute(deps(), list(actions), now=now or utc_now(), health=outcome_store(cfg))
+
+
+def report_from_store(
+    target: StorageTarget,
+    prefix: str,
+    policy: Any,
+    month: Any,
+    now: datetime,
+    *,
+    overrun_grace: Any = None,
+    eligibility: Any = None,
+) -> Any:
+    """The compliance report of ``month`` from the tables under ``prefix`` at ``target``;
+    ``eligibility``: SQL_EXCLUDED_* as an EligibilityPolicy (None: the documented defaults).
+    Raises ``StoreUnavailableError`` (after one quick try) when the storage is down."""
+    from datetime import timedelta
+
+    from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS, TableOutcomeStore
+    from shared.adapters.report_sources import sources_for
+    from shared.domain.calendar import cycle_for_month
+    from shared.services.report import ReportSources, compliance_report
+
+    TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS)).list_runs(month)  # one quick try first
+    cycles, alerts, placements = sources_for(target, prefix)
+    placements.eligibility = eligibility
+    sources = ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
+    grace = timedelta(0) if overrun_grace is None else overrun_grace
+    return compliance_report(sources, cycle_for_month(month, policy), now, overrun_grace=grace)
+
+
+def load_report(cfg: Settings, month: Any, now: datetime) -> Any:
+    """The report of ``month`` from the configured stores (``OUTCOMES_STORAGE``, else the app's
+    account; tables under ``OUTCOMES_TABLE_PREFIX``): what ``report`` prints and
+    ``GET /api/report`` serves."""
+    from datetime import timedelta
+
+    from shared.adapters.outcome_store import outcomes_target
+
+    grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
+    return report_from_store(
+        outcomes_target(cfg),
+        cfg["OUTCOMES_TABLE_PREFIX"],
+        cfg.calendar,
+        month,
+        now,
+        overrun_grace=grace,
+        eligibility=cfg.sql_eligibility,
+    )

@@ -3,6 +3,11 @@
 // routes alerts on from here with more subscriptions (README: Deploy, routing alerts).
 // The example subscription drops every alert into a storage queue, delivered with the
 // topic's own identity, so alerts are kept even before anything else is wired.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for eventgrid/microsoft.eventgrid/2025-02-15, authorization/.../2022-04-01, storage/.../2025-01-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param name string
 param location string
@@ -24,6 +29,9 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveMinutes int = 1440
 
+// Built-in role ids: MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles); the table in
+// tests/support/azure_roles.py is checked by make test.
 var eventGridDataSender = 'd5a91429-5739-47e2-a06b-3470a27159e7'
 var queueMessageSender = 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 
@@ -36,6 +44,8 @@ resource topic 'Microsoft.EventGrid/topics@2025-02-15' = {
     type: 'SystemAssigned'
   }
   properties: {
+    // CloudEvents 1.0 input and Entra ID only: articles/event-grid/cloud-event-schema.md,
+    // articles/event-grid/authenticate-with-microsoft-entra-id.md (disableLocalAuth).
     inputSchema: 'CloudEventSchemaV1_0'
     publicNetworkAccess: 'Enabled'
     disableLocalAuth: true
@@ -88,6 +98,9 @@ resource exampleSubscription 'Microsoft.EventGrid/topics/eventSubscriptions@2025
   ]
   properties: {
     eventDeliverySchema: 'CloudEventSchemaV1_0'
+    // Storage queue delivery with the topic's system identity (Storage Queue Data Message
+    // Sender on the queue): articles/event-grid/handler-storage-queues.md,
+    // articles/event-grid/managed-service-identity.md.
     deliveryWithResourceIdentity: {
       identity: {
         type: 'SystemAssigned'

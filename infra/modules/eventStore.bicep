@@ -3,6 +3,11 @@
 // from the app's: Event Grid system topics on global sources (a subscription's
 // HealthResources) cannot have a managed identity, so Event Grid dead-letters into this
 // account with its own key-based access. The app's identity has no role here.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for storage/microsoft.storage/2025-01-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param name string
 param location string
@@ -32,7 +37,11 @@ resource account 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   properties: {
     accessTier: 'Hot'
     allowBlobPublicAccess: false
-    allowSharedKeyAccess: true
+    // No shared keys: nothing here needs them. Dead letters are written by Event Grid for
+    // subscriptions without an identity (global sources cannot have one), and the alerts
+    // queue is fed with the topic's identity; Microsoft documents no key requirement for
+    // either (articles/event-grid/manage-event-delivery.md).
+    allowSharedKeyAccess: false
     allowCrossTenantReplication: false
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'

@@ -1,8 +1,19 @@
 // The Flex Consumption plan and the function app (Python 3.11), running as the
 // user-assigned identity. App settings: the app's own (built in main.bicep from
 // parameters) plus the platform's identity-based connections. No key, no connection
-// string to storage: AzureWebJobsStorage is replaced by its __accountName/__credential/
-// __clientId form.
+// string to storage: AzureWebJobsStorage is replaced by its identity-based form with the
+// service URIs (__blobServiceUri/__queueServiceUri/__tableServiceUri) plus __credential and
+// __clientId. __accountName alone would do only in the public cloud: it implies the
+// core.windows.net suffix ("Connecting to host storage with an identity",
+// https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity);
+// the URIs are built from the cloud's own storage suffix (environment().suffixes.storage:
+// https://learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-deployment#environment),
+// so the same template deploys in Azure Government and Azure China.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for web/microsoft.web/2024-11-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param name string
 param planName string
@@ -36,8 +47,16 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+var storageSuffix = environment().suffixes.storage
+
+// Setting names: AzureWebJobsStorage__*ServiceUri/__credential/__clientId (functions-reference,
+// "Connecting to host storage with an identity"); APPLICATIONINSIGHTS_AUTHENTICATION_STRING
+// "ClientId=...;Authorization=AAD" (articles/azure-monitor/app/azure-ad-authentication.md,
+// "Azure Functions").
 var platformSettings = {
-  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__blobServiceUri: 'https://${storageAccountName}.blob.${storageSuffix}'
+  AzureWebJobsStorage__queueServiceUri: 'https://${storageAccountName}.queue.${storageSuffix}'
+  AzureWebJobsStorage__tableServiceUri: 'https://${storageAccountName}.table.${storageSuffix}'
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
@@ -52,6 +71,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   location: location
   tags: tags
   kind: 'functionapp'
+  // Flex Consumption: SKU FC1 / tier FlexConsumption, functionAppConfig (deployment from a
+  // blob container with a user-assigned identity, scaleAndConcurrency, runtime python 3.11):
+  // MicrosoftDocs/azure-docs articles/azure-functions/flex-consumption-how-to.md and the azd
+  // Flex samples (Azure-Samples/functions-quickstart-python-http-azd, infra/).
   sku: {
     name: 'FC1'
     tier: 'FlexConsumption'

@@ -3,8 +3,14 @@
 // - its Event Grid system topic (topic type Microsoft.Maintenance.MaintenanceConfigurations,
 //   in the configuration's region) and, once the functions are deployed (wireEvents), a
 //   subscription of Pre/PostMaintenanceEvent to the function maintenance_events;
-// - with CANCEL_UNHEALTHY_RUNS on, a custom role allowing only to read and cancel
-//   (write) the runs (applyUpdates) of this configuration.
+// - with CANCEL_UNHEALTHY_RUNS on, the assignment on this configuration of the custom
+//   role (defined at subscription scope by runCancellerRole.bicep) that allows only to
+//   read and cancel (write) its runs (applyUpdates).
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for eventgrid/microsoft.eventgrid/2025-02-15, maintenance/.../2023-04-01, authorization/.../2022-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param configurationName string
 
@@ -19,6 +25,9 @@ param appPrincipalId string
 
 @description('Allow the app to cancel runs of this configuration (CANCEL_UNHEALTHY_RUNS)')
 param cancelRuns bool = false
+
+@description('Id of the run canceller role (runCancellerRole.bicep); used when cancelRuns')
+param cancellerRoleId string = ''
 
 param wireEvents bool = false
 
@@ -38,8 +47,12 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveMinutes int = 1440
 
-var reader = 'acdd72a7-3c48-4c3a-bc47-5aab5f8b5d45'
+// Built-in Reader: MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md
+// ("General"); checked by tests/support/azure_roles.py.
+var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
+// Microsoft.Maintenance/maintenanceConfigurations@2023-04-01: azure-rest-api-specs
+// specification/maintenance/resource-manager/Microsoft.Maintenance/stable/2023-04-01.
 resource configuration 'Microsoft.Maintenance/maintenanceConfigurations@2023-04-01' existing = {
   name: configurationName
 }
@@ -55,40 +68,23 @@ resource readConfiguration 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
-resource runCanceller 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (cancelRuns) {
-  name: guid(configuration.id, environmentName, 'patch-watch-run-canceller')
-  properties: {
-    roleName: 'Patch Watch run canceller (${environmentName}, ${configurationName}, ${uniqueString(configuration.id)})'
-    description: 'Read and cancel the maintenance runs (applyUpdates) of one maintenance configuration.'
-    type: 'customRole'
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Maintenance/applyUpdates/read'
-          'Microsoft.Maintenance/applyUpdates/write'
-        ]
-        notActions: []
-      }
-    ]
-    assignableScopes: [
-      resourceGroup().id
-    ]
-  }
-}
-
 resource cancelAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (cancelRuns) {
   name: guid(configuration.id, appPrincipalId, 'patch-watch-run-canceller')
   scope: configuration
   properties: {
-    roleDefinitionId: runCanceller.id
+    roleDefinitionId: cancellerRoleId
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Patch Watch cancels runs whose VMs are unhealthy (CANCEL_UNHEALTHY_RUNS)'
   }
 }
 
-// A regional source: dead letters still go key-based, like every other subscription here,
-// so one container and one mechanism hold them all.
+// A regional source. Dead letters go to the same container as every other subscription
+// here, without an identity, so one container and one mechanism hold them all.
+// Microsoft.EventGrid/systemTopics@2025-02-15: azure-rest-api-specs
+// specification/eventgrid/resource-manager/Microsoft.EventGrid/stable/2025-02-15; topic type
+// Microsoft.Maintenance.MaintenanceConfigurations and the Pre/PostMaintenanceEvent types:
+// MicrosoftDocs/azure-docs articles/event-grid/event-schema-maintenance-configuration.md.
 resource maintenanceTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: take('evgt-${replace(replace(configurationName, '_', '-'), '.', '-')}-${uniqueString(configuration.id)}', 128)
   location: location
@@ -105,7 +101,7 @@ resource maintenanceToFunction 'Microsoft.EventGrid/systemTopics/eventSubscripti
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
-      endpointType: 'AzureFunction'
+      endpointType: 'AzureFunction' // articles/event-grid/handler-functions.md
       properties: {
         resourceId: '${functionAppId}/functions/${functionName}'
         maxEventsPerBatch: 1
@@ -113,6 +109,7 @@ resource maintenanceToFunction 'Microsoft.EventGrid/systemTopics/eventSubscripti
       }
     }
     filter: {
+      // Event types: MicrosoftDocs/azure-docs articles/event-grid/event-schema-maintenance-configuration.md.
       includedEventTypes: [
         'Microsoft.Maintenance.PreMaintenanceEvent'
         'Microsoft.Maintenance.PostMaintenanceEvent'

@@ -1,6 +1,11 @@
 // Log Analytics workspace and workspace-based Application Insights for the function app.
 // Local (key) authentication is off: the app sends telemetry with its managed identity
 // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), which needs Monitoring Metrics Publisher.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for operationalinsights/.../2023-09-01, applicationinsights/microsoft.insights/2020-02-02, authorization/.../2022-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 @description('Log Analytics workspace name')
 param workspaceName string
@@ -22,6 +27,9 @@ param dailyQuotaGb int = 1
 @description('Principal id of the app identity that sends telemetry')
 param appPrincipalId string
 
+// Built-in role ids: MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles); the table in
+// tests/support/azure_roles.py is checked by make test.
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {

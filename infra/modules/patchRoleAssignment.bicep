@@ -1,5 +1,10 @@
 // Assigns the VM patch role on one resource group (used when patchRoleScopes narrows the
 // role from a whole target subscription to some of its resource groups).
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for authorization/microsoft.authorization/2022-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param roleDefinitionId string
 

@@ -1,6 +1,11 @@
 // The function app's own storage account: host state (blobs), the deployment package
 // container (Flex Consumption), the "assessments" queue and the outcome tables.
 // Shared keys are disabled: the host and the app reach it with the managed identity only.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for storage/microsoft.storage/2025-01-01, authorization/.../2022-04-01;
+// copies in tests/fixtures/published/bicep-types).
 
 param name string
 param location string
@@ -25,6 +30,9 @@ param assessmentQueueName string = 'assessments'
 @description('Principal id of the app identity')
 param appPrincipalId string
 
+// Built-in role ids: MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md
+// (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles); the table in
+// tests/support/azure_roles.py is checked by make test.
 var blobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var queueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var tableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'

@@ -3,12 +3,18 @@
 // - Reader on the subscription: Resource Graph returns only what the caller may read, and
 //   the app reads VMs, SQL databases and managed instances, maintenance configurations
 //   (public SQL ones included), assignments and runs, patch results and health there.
-// - A custom role with nothing but reading VMs and the assessPatches action (and
-//   installPatches only when remediation is on), assigned on the subscription or only on
-//   the resource groups listed in patchRoleScopes.
+// - A custom role with nothing but the assessPatches action (and installPatches only when
+//   remediation is on; reading the VMs comes with Reader), assigned on the subscription or
+//   only on the resource groups listed in patchRoleScopes.
 // - A resource group for the subscription-level event plumbing: the HealthResources system
-//   topic with its subscription to health_events, and the Service Health (planned
-//   maintenance) alert rule that calls the action group.
+//   topic with its subscription to health_events, and the Service Health (SQL planned
+//   maintenance) and Resource Health (SQL databases and managed instances) alert rules
+//   that call the action group.
+//
+// Azure-defined literals: every resource type, API version, property name and enum value in
+// this file is checked by `make infra-check` against Bicep's published type definitions
+// (Azure/bicep-types-az generated/.../types.json for authorization/.../2022-04-01, resources_11/microsoft.resources/2024-03-01;
+// copies in tests/fixtures/published/bicep-types).
 
 targetScope = 'subscription'
 
@@ -48,31 +54,45 @@ param deadLetterContainerName string
 param maxDeliveryAttempts int = 30
 param eventTimeToLiveMinutes int = 1440
 
-var reader = 'acdd72a7-3c48-4c3a-bc47-5aab5f8b5d45'
+// Built-in Reader: MicrosoftDocs/azure-docs articles/role-based-access-control/built-in-roles.md
+// ("General"); checked by tests/support/azure_roles.py.
+var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 var ownGroupPrefix = toLower('${subscription().id}/resourceGroups/')
 var ownScopes = filter(patchRoleScopes, g => startsWith(toLower(g), ownGroupPrefix))
 var patchResourceGroups = [for g in ownScopes: last(split(g, '/'))]
 
-var readVmsAndAssess = [
-  'Microsoft.Compute/virtualMachines/read'
+// Action strings: MicrosoftDocs/azure-docs
+// articles/role-based-access-control/resource-provider-operations.md (Microsoft.Compute) and
+// the Update Manager permissions table (articles/update-manager/roles-permissions.md:
+// "Update assessment" / "Install update" on Azure VMs and on Azure Arc-enabled servers, the
+// latter also in resource-provider-operations.md, Microsoft.HybridCompute). Reading machines
+// and polling the operations (Microsoft.Compute/locations/operations/read) are not repeated
+// here: Reader (*/read) grants them on the same subscription.
+var assessActions = [
   'Microsoft.Compute/virtualMachines/assessPatches/action'
+  'Microsoft.HybridCompute/machines/assessPatches/action'
 ]
 var installActions = [
   'Microsoft.Compute/virtualMachines/installPatches/action'
+  'Microsoft.HybridCompute/machines/installPatches/action'
 ]
 
 // One definition per target subscription: role names are unique in a tenant, and a role
-// defined here can be assigned here and in this subscription's resource groups.
+// defined at subscription scope with this subscription as its assignable scope can be
+// assigned here and in this subscription's resource groups (assignableScopes:
+// MicrosoftDocs/azure-docs articles/role-based-access-control/role-definitions.md).
+// Microsoft.Authorization/roleDefinitions@2022-04-01 and roleAssignments@2022-04-01:
+// azure-rest-api-specs specification/authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01.
 resource patchRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, environmentName, 'patch-watch-vm-patch-operator')
   properties: {
     roleName: 'Patch Watch VM patch operator (${environmentName}, ${subscription().subscriptionId})'
-    description: 'Read VMs and start patch assessments; install patches only when remediation is on.'
+    description: 'Start patch assessments on Azure VMs and Arc-enabled servers; install patches only when remediation is on.'
     type: 'customRole'
     permissions: [
       {
-        actions: remediate ? concat(readVmsAndAssess, installActions) : readVmsAndAssess
+        actions: remediate ? concat(assessActions, installActions) : assessActions
         notActions: []
       }
     ]
@@ -111,6 +131,8 @@ module patchAssignmentsInGroups 'patchRoleAssignment.bicep' = [for (group, i) in
   }
 }]
 
+// Microsoft.Resources/resourceGroups@2024-03-01: azure-rest-api-specs
+// specification/resources/resource-manager/Microsoft.Resources/stable/2024-03-01.
 resource eventsGroup 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: eventsResourceGroupName
   location: location

@@ -63,7 +63,7 @@ def alerting_from_settings(cfg: Settings, *, live: bool = True, publisher: Any =
         "outcomes": outcomes,
         "alerts": AlertStore(target, prefix, FUNCTION_CLIENT_OPTIONS, quarantine=outcomes.record_quarantined),
         "publisher": publisher,
-        "schedules": ScheduleCache(target, prefix, FUNCTION_CLIENT_OPTIONS),
+        "schedules": ScheduleCache(target, prefix, FUNCTION_CLIENT_OPTIONS, cfg.sql_eligibility),
         "schedule_source": schedule_source,
         "heartbeats": heartbeats,
         "cycles": cycle_reader(cfg),
@@ -123,7 +123,7 @@ def alerting_for_store(cfg: Settings, store: Any, *, live: bool = False, **overr
     parts: dict[str, Any] = {
         "outcomes": store,
         "alerts": AlertStore(store.target, store.prefix, quarantine=store.record_quarantined),
-        "schedules": ScheduleCache(store.target, store.prefix),
+        "schedules": ScheduleCache(store.target, store.prefix, eligibility=cfg.sql_eligibility),
         "cycles": CycleFacts(CycleStore(store.target, store.prefix)),
     }
     parts.update(overrides)

@@ -21,6 +21,7 @@ import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,12 +43,23 @@ from shared.adapters.retry import (
 )
 from shared.config import Settings
 from shared.domain.cycle_state import InstallPlan
-from shared.domain.fleet import ResourceId, Vm, power_state_of
+from shared.domain.fleet import (
+    ARC_MACHINE_TYPE,
+    AZURE_VM_TYPE,
+    MachineKind,
+    ResourceId,
+    Vm,
+    hotpatch_image,
+    machine_kind,
+    power_state_of,
+)
+from shared.domain.scope import DynamicScope
 from shared.services.ports import ArmError, FleetScope, LroStep, PermanentError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.hybridcompute import HybridComputeManagementClient
     from azure.mgmt.resourcegraph import ResourceGraphClient
 
 T = TypeVar("T")
@@ -170,6 +182,7 @@ class ArmAdapter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._compute: dict[str, ComputeManagementClient] = {}
+        self._hybrid: dict[str, HybridComputeManagementClient] = {}
         self._graph: ResourceGraphClient | None = None
         self._pipeline: Any = None
 
@@ -206,6 +219,18 @@ class ArmAdapter:
 
                 client = ComputeManagementClient(self.credential, subscription_id, **self._client_options())
                 self._compute[subscription_id.lower()] = client
+            return client
+
+    def hybrid(self, subscription_id: str) -> HybridComputeManagementClient:
+        """Arc-enabled servers (azure-mgmt-hybridcompute: ``machines.begin_assess_patches`` /
+        ``begin_install_patches``, the HybridCompute spec's own operations)."""
+        with self._lock:
+            client = self._hybrid.get(subscription_id.lower())
+            if client is None:
+                from azure.mgmt.hybridcompute import HybridComputeManagementClient
+
+                client = HybridComputeManagementClient(self.credential, subscription_id, **self._client_options())
+                self._hybrid[subscription_id.lower()] = client
             return client
 
     def graph(self) -> ResourceGraphClient:
@@ -246,6 +271,8 @@ class ArmAdapter:
     def close(self) -> None:
         for client in self._compute.values():
             client.close()
+        for hybrid in self._hybrid.values():
+            hybrid.close()
         if self._graph is not None:
             self._graph.close()
         if self._pipeline is not None:
@@ -302,8 +329,24 @@ class ArmAdapter:
         seen: dict[str, Vm] = {}
         for row in rows:
             vm = vm_from_row(row)
+            if not scope.hotpatch_offered:
+                vm = replace(vm, hotpatch_image=False)
+            elif scope.hotpatch_images:
+                judged = hotpatch_image(vm.image_publisher, vm.image_offer, vm.image_sku, scope.hotpatch_images)
+                vm = replace(vm, hotpatch_image=judged)
             seen.setdefault(vm.id.lower(), vm)  # paging can repeat a row if the fleet changes meanwhile
         return sorted(seen.values(), key=lambda v: v.id.lower())
+
+    def scope_members(self, scope: DynamicScope) -> list[str]:
+        """The machines a dynamic scope selects now (Resource Graph, paged)."""
+        if not scope.resource_types:
+            return []  # it selects only types Patch Watch does not handle (its notes say which)
+        ids: dict[str, str] = {}
+        for row in self._graph_rows(dynamic_scope_query(scope), (scope.subscription_id,)):
+            rid = str(row.get("id") or "")
+            if rid:
+                ids.setdefault(rid.lower(), rid)
+        return sorted(ids.values(), key=str.lower)
 
     def run_vms(self, correlation_id: str, subscriptions: tuple[str, ...] = ()) -> list[str]:
         ids: dict[str, str] = {}
@@ -334,27 +377,36 @@ class ArmAdapter:
         method.step()
         return self._step(poller)
 
-    def start_assessment(self, vm_id: str) -> LroStep:
+    def _operations(self, vm_id: str) -> tuple[MachineKind, ResourceId, Any]:
+        """The machine's own operations, chosen by its full resource id's type; a type with no
+        patch API we use is refused here, before any request (never sent to another type's API)."""
+        kind = machine_kind(vm_id)
         rid = ResourceId.parse(vm_id)
-        vms = self.compute(rid.subscription_id).virtual_machines
-        poller = self._call(lambda: vms.begin_assess_patches(rid.resource_group, rid.name, polling=self._polling()))
+        if kind is MachineKind.AZURE_VM:
+            return kind, rid, self.compute(rid.subscription_id).virtual_machines
+        if kind is MachineKind.ARC:
+            return kind, rid, self.hybrid(rid.subscription_id).machines
+        raise PermanentError(f"not handled: {vm_id} is not an Azure VM or an Arc-enabled server")
+
+    def start_assessment(self, vm_id: str) -> LroStep:
+        _, rid, ops = self._operations(vm_id)
+        poller = self._call(lambda: ops.begin_assess_patches(rid.resource_group, rid.name, polling=self._polling()))
         return self._step(poller)
 
     def resume_assessment(self, vm_id: str, token: str) -> LroStep:
-        rid = ResourceId.parse(vm_id)
-        vms = self.compute(rid.subscription_id).virtual_machines
+        _, rid, ops = self._operations(vm_id)
         return self._call(
             lambda: self._resume(
-                vms.begin_assess_patches(
+                ops.begin_assess_patches(
                     rid.resource_group, rid.name, continuation_token=token, polling=self._polling()
                 )
             )
         )
 
-    def start_install(self, vm_id: str, plan: InstallPlan, os_type: str) -> LroStep:
-        from azure.mgmt.compute import models
-
-        rid = ResourceId.parse(vm_id)
+    @staticmethod
+    def _install_body(plan: InstallPlan, os_type: str) -> dict[str, Any]:
+        """The installPatches body; Azure VMs and Arc machines share its shape (compute's
+        VirtualMachineInstallPatchesParameters, HybridCompute's MachineInstallPatchesParameters)."""
         body: dict[str, Any] = {"maximumDuration": plan.maximum_duration, "rebootSetting": plan.reboot_setting}
         if os_type.lower() == "linux":
             body["linuxParameters"] = {"classificationsToInclude": list(plan.classifications)}
@@ -363,34 +415,43 @@ class ArmAdapter:
                 "classificationsToInclude": list(plan.classifications),
                 "excludeKbsRequiringReboot": plan.exclude_kbs_requiring_reboot,
             }
-        params = models.VirtualMachineInstallPatchesParameters(body)
-        vms = self.compute(rid.subscription_id).virtual_machines
+        return body
+
+    def start_install(self, vm_id: str, plan: InstallPlan, os_type: str) -> LroStep:
+        kind, rid, ops = self._operations(vm_id)
+        body = self._install_body(plan, os_type)
+        params: Any = body
+        if kind is MachineKind.AZURE_VM:
+            from azure.mgmt.compute import models
+
+            params = models.VirtualMachineInstallPatchesParameters(body)
         poller = self._call(
-            lambda: vms.begin_install_patches(rid.resource_group, rid.name, params, polling=self._polling())
+            lambda: ops.begin_install_patches(rid.resource_group, rid.name, params, polling=self._polling())
         )
         return self._step(poller)
 
     def resume_install(self, vm_id: str, token: str) -> LroStep:
-        from azure.mgmt.compute import models
+        kind, rid, ops = self._operations(vm_id)
+        params: Any = {}  # not sent when resuming
+        if kind is MachineKind.AZURE_VM:
+            from azure.mgmt.compute import models
 
-        rid = ResourceId.parse(vm_id)
-        vms = self.compute(rid.subscription_id).virtual_machines
+            params = models.VirtualMachineInstallPatchesParameters({})
         return self._call(
             lambda: self._resume(
-                vms.begin_install_patches(
-                    rid.resource_group,
-                    rid.name,
-                    models.VirtualMachineInstallPatchesParameters({}),  # not sent when resuming
-                    continuation_token=token,
-                    polling=self._polling(),
+                ops.begin_install_patches(
+                    rid.resource_group, rid.name, params, continuation_token=token, polling=self._polling()
                 )
             )
         )
 
     def power_state(self, vm_id: str) -> str:
-        rid = ResourceId.parse(vm_id)
-        vms = self.compute(rid.subscription_id).virtual_machines
-        view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
+        kind, rid, ops = self._operations(vm_id)
+        if kind is MachineKind.ARC:
+            machine = self._call(lambda: ops.get(rid.resource_group, rid.name))
+            props = getattr(machine, "properties", None)
+            return str(getattr(props, "status", "") or "").lower()
+        view = self._call(lambda: ops.instance_view(rid.resource_group, rid.name))
         for status in view.statuses or []:
             if (status.code or "").lower().startswith("powerstate/"):
                 return power_state_of(status.code)
@@ -400,8 +461,9 @@ class ArmAdapter:
         return self.pacer.budget(subscription_id.lower(), "writes")
 
     def last_installation(self, vm_id: str) -> dict[str, Any]:
-        rid = ResourceId.parse(vm_id)
-        vms = self.compute(rid.subscription_id).virtual_machines
+        kind, rid, vms = self._operations(vm_id)
+        if kind is not MachineKind.AZURE_VM:
+            return {}  # an Arc machine has no instance view; its verification assesses it instead
         view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
         status = getattr(view, "patch_status", None)
         summary = getattr(status, "last_patch_installation_summary", None) if status is not None else None
@@ -438,26 +500,70 @@ def kql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+#: What Resource Graph's ``resources`` table shows of a machine, Azure VM or Arc-enabled
+#: server (compute: properties.storageProfile, properties.extended.instanceView.powerState;
+#: HybridCompute: properties.osType, properties.status, properties.osProfile.*.patchSettings,
+#: per the specs named beside AZURE_VM_TYPE / ARC_MACHINE_TYPE).
+MACHINE_PROJECTION = (
+    "| project id, name, type, subscriptionId, resourceGroup, location, tags, "
+    "osType = coalesce(tostring(properties.storageProfile.osDisk.osType), tostring(properties.osType)), "
+    "powerState = coalesce(tostring(properties.extended.instanceView.powerState.code), "
+    "tostring(properties.status)), "
+    "patchMode = coalesce(tostring(properties.osProfile.windowsConfiguration.patchSettings.patchMode), "
+    "tostring(properties.osProfile.linuxConfiguration.patchSettings.patchMode)), "
+    "assessmentMode = coalesce(tostring(properties.osProfile.windowsConfiguration.patchSettings.assessmentMode), "
+    "tostring(properties.osProfile.linuxConfiguration.patchSettings.assessmentMode)), "
+    "bypass = coalesce(tobool(properties.osProfile.windowsConfiguration.patchSettings.automaticByPlatformSettings"
+    ".bypassPlatformSafetyChecksOnUserSchedule), tobool(properties.osProfile.linuxConfiguration.patchSettings"
+    ".automaticByPlatformSettings.bypassPlatformSafetyChecksOnUserSchedule)), "
+    "hotpatch = tobool(properties.osProfile.windowsConfiguration.patchSettings.enableHotpatching), "
+    "imagePublisher = tostring(properties.storageProfile.imageReference.publisher), "
+    "imageOffer = tostring(properties.storageProfile.imageReference.offer), "
+    "imageSku = tostring(properties.storageProfile.imageReference.sku), "
+    "imageVersion = tostring(properties.storageProfile.imageReference.version)"
+)
+MACHINE_TYPES = f"| where type in~ ({kql_string(AZURE_VM_TYPE)}, {kql_string(ARC_MACHINE_TYPE)})"
+
+
 def vm_query(scope: FleetScope) -> str:
-    lines = ["resources", "| where type =~ 'microsoft.compute/virtualmachines'"]
+    lines = ["resources", MACHINE_TYPES]
     if scope.resource_groups:
         lines.append(f"| where resourceGroup in~ ({', '.join(kql_string(g) for g in scope.resource_groups)})")
     if scope.tag:
         name, eq, value = scope.tag.partition("=")
         tag = f"tags[{kql_string(name.strip())}]"
         lines.append(f"| where {tag} =~ {kql_string(value.strip())}" if eq else f"| where isnotempty({tag})")
-    lines.append(
-        "| project id, name, subscriptionId, resourceGroup, location, tags, "
-        "osType = tostring(properties.storageProfile.osDisk.osType), "
-        "powerState = tostring(properties.extended.instanceView.powerState.code), "
-        "patchMode = coalesce(tostring(properties.osProfile.windowsConfiguration.patchSettings.patchMode), "
-        "tostring(properties.osProfile.linuxConfiguration.patchSettings.patchMode)), "
-        "hotpatch = tobool(properties.osProfile.windowsConfiguration.patchSettings.enableHotpatching), "
-        "imagePublisher = tostring(properties.storageProfile.imageReference.publisher), "
-        "imageOffer = tostring(properties.storageProfile.imageReference.offer), "
-        "imageSku = tostring(properties.storageProfile.imageReference.sku), "
-        "imageVersion = tostring(properties.storageProfile.imageReference.version)"
-    )
+    lines.append(MACHINE_PROJECTION)
+    lines.append("| order by id asc")
+    return "\n".join(lines)
+
+
+def dynamic_scope_query(scope: DynamicScope) -> str:
+    """The machines a dynamic scope selects, its filter expressed in the query (Resource Graph
+    narrows, nothing is filtered here): types, resource groups, locations, OS types, tags with
+    Any (one listed value of one tag) or All (a listed value of every tag)."""
+    lines = ["resources", f"| where type in~ ({', '.join(kql_string(t) for t in scope.resource_types)})"]
+    lines.append(f"| where subscriptionId =~ {kql_string(scope.subscription_id)}")
+    if scope.resource_group:
+        lines.append(f"| where resourceGroup =~ {kql_string(scope.resource_group)}")
+    if scope.resource_groups:
+        lines.append(f"| where resourceGroup in~ ({', '.join(kql_string(g) for g in scope.resource_groups)})")
+    if scope.locations:
+        lines.append(f"| where location in~ ({', '.join(kql_string(loc) for loc in scope.locations)})")
+    if scope.os_types:
+        os_type = "coalesce(tostring(properties.storageProfile.osDisk.osType), tostring(properties.osType))"
+        lines.append(f"| where {os_type} in~ ({', '.join(kql_string(o) for o in scope.os_types)})")
+    tests = []
+    for name, values in scope.tags:
+        tag = f"tags[{kql_string(name)}]"  # dynamic: compared as a string
+        tests.append(
+            f"tostring({tag}) in~ ({', '.join(kql_string(v) for v in values)})" if values else f"isnotempty({tag})"
+        )
+    if tests and scope.tag_operator == "All":
+        lines.extend(f"| where {t}" for t in tests)
+    elif tests:
+        lines.append("| where " + " or ".join(f"({t})" for t in tests))
+    lines.append("| project id")
     lines.append("| order by id asc")
     return "\n".join(lines)
 
@@ -493,4 +599,6 @@ def vm_from_row(row: dict[str, Any]) -> Vm:
         image_sku=str(row.get("imageSku") or ""),
         image_version=str(row.get("imageVersion") or ""),
         tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
+        assessment_mode=str(row.get("assessmentMode") or ""),
+        bypass_platform_safety_checks=bool(row.get("bypass")),
     )

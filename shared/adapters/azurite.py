@@ -111,14 +111,36 @@ class Azurite:
             self.proc = None
 
 
+STANDARD_PORTS = (10000, 10001, 10002)  # blob, queue, table: what UseDevelopmentStorage=true means
+
+
+def ports_free(ports: tuple[int, ...]) -> bool:
+    for port in ports:
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 @contextlib.contextmanager
-def running_azurite(*, in_memory: bool = False) -> Iterator[Azurite]:
-    """Azurite on free ports; the connection string is also usable from other processes."""
-    location = tempfile.mkdtemp(prefix="azurite-")
-    az = Azurite(free_port(), free_port(), free_port(), location, in_memory=in_memory)
+def running_azurite(
+    *, in_memory: bool = False, location: str | Path | None = None, ports: tuple[int, int, int] | None = None
+) -> Iterator[Azurite]:
+    """Azurite on free ports (or ``ports``); the connection string is also usable from other
+    processes. Its data lives in a temporary folder removed afterwards, or in ``location``,
+    which is kept (so a later Azurite on the same folder serves the same data)."""
+    keep = location is not None
+    folder = str(location) if keep else tempfile.mkdtemp(prefix="azurite-")
+    if keep:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    blob, queue, table = ports or (free_port(), free_port(), free_port())
+    az = Azurite(blob, queue, table, folder, in_memory=in_memory)
     az.start()
     try:
         yield az
     finally:
         az.stop()
-        shutil.rmtree(location, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -23,6 +23,8 @@ class CloudEndpoints:
     arm: str
     authority: str
     logs: str
+    storage_suffix: str = "core.windows.net"
+    """DNS suffix of the cloud's storage endpoints (``https://{account}.{service}.{suffix}``)."""
 
     @property
     def arm_scope(self) -> str:
@@ -33,15 +35,27 @@ class CloudEndpoints:
         return self.logs.rstrip("/") + "/.default"
 
 
+# Storage suffixes as azure-cli names them per cloud (Azure/azure-cli
+# src/azure-cli-core/azure/cli/core/cloud.py, ``storage_endpoint``), the same values Bicep's
+# environment().suffixes.storage gives infra/modules/functionApp.bicep in each cloud.
 CLOUDS = {
     "AzurePublicCloud": CloudEndpoints(
-        "https://management.azure.com", "https://login.microsoftonline.com", "https://api.loganalytics.io"
+        "https://management.azure.com",
+        "https://login.microsoftonline.com",
+        "https://api.loganalytics.io",
+        "core.windows.net",
     ),
     "AzureUSGovernment": CloudEndpoints(
-        "https://management.usgovcloudapi.net", "https://login.microsoftonline.us", "https://api.loganalytics.us"
+        "https://management.usgovcloudapi.net",
+        "https://login.microsoftonline.us",
+        "https://api.loganalytics.us",
+        "core.usgovcloudapi.net",
     ),
     "AzureChinaCloud": CloudEndpoints(
-        "https://management.chinacloudapi.cn", "https://login.chinacloudapi.cn", "https://api.loganalytics.azure.cn"
+        "https://management.chinacloudapi.cn",
+        "https://login.chinacloudapi.cn",
+        "https://api.loganalytics.azure.cn",
+        "core.chinacloudapi.cn",
     ),
 }
 
@@ -53,6 +67,7 @@ def endpoints(cfg: Settings | None = None) -> CloudEndpoints:
         arm=cfg["ARM_ENDPOINT"] or base.arm,
         authority=cfg["AUTHORITY_HOST"] or base.authority,
         logs=cfg["LOGS_ENDPOINT"] or base.logs,
+        storage_suffix=base.storage_suffix,
     )
 
 

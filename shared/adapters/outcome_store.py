@@ -57,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.storage import StorageTarget, app_storage_target, resolve_target
+from shared.adapters.storage import StorageTarget, app_storage_target, resolve_target, storage_suffix
 from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
 from shared.domain.calendar import YearMonth
@@ -655,7 +655,7 @@ def outcomes_target(cfg: Settings, env: Mapping[str, str] | None = None) -> Stor
     """``OUTCOMES_STORAGE`` if set, else the function app's own account."""
     env = os.environ if env is None else env
     if cfg["OUTCOMES_STORAGE"]:
-        return resolve_target(cfg["OUTCOMES_STORAGE"], env, prefix="OUTCOMES_STORAGE")
+        return resolve_target(cfg["OUTCOMES_STORAGE"], env, prefix="OUTCOMES_STORAGE", suffix=storage_suffix(cfg))
     return app_storage_target(cfg, env)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from shared.adapters.tables import TableClients, is_transient, stored_instant
 from shared.domain.outcomes import StoreUnavailableError
 from shared.domain.report import SqlResource, VmResult
+from shared.domain.scope import is_scope_assignment
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -133,16 +134,27 @@ class Placements(_Tables):
     def assignments(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "assignment"}):
-            if row.get("ResourceId") and row.get("ConfigurationId"):
+            if row.get("ResourceId") and row.get("ConfigurationId") and not is_scope_assignment(str(row["ResourceId"])):
                 out.setdefault(str(row["ConfigurationId"]).lower(), []).append(str(row["ResourceId"]))
         return out
 
+    eligibility: Any = None  # SQL_EXCLUDED_* (an EligibilityPolicy); None: the documented defaults
+
     def sql_resources(self) -> list[SqlResource]:
-        return [
-            SqlResource(str(row["ResourceId"]), str(row.get("Location") or ""), str(row.get("Kind") or ""))
-            for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"})
-            if row.get("ResourceId")
-        ]
+        from shared.adapters.schedules import sql_ref
+
+        out = []
+        for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"}):
+            if not row.get("ResourceId"):
+                continue
+            ref = sql_ref(row)
+            judged = ref.eligibility(self.eligibility)
+            out.append(
+                SqlResource(
+                    ref.resource_id, ref.location, ref.kind, ref.configuration_id, judged.eligible, judged.reasons
+                )
+            )
+        return out
 
 
 def sources_for(target: StorageTarget, prefix: str) -> tuple[CycleResults, AlertHistory, Placements]:

@@ -39,7 +39,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shared.adapters.tables import table_missing
 from shared.domain.alerts import ResourceWindow, WatchedConfiguration
 from shared.domain.schedule import MaintenanceSchedule, ScheduleError
-from shared.domain.sql_catalog import DEFAULT_CONFIGURATION, catalog_schedule, schedule_from_public_configuration
+from shared.domain.scope import DynamicScope, is_scope_assignment
+from shared.domain.sql_catalog import (
+    DEFAULT_CONFIGURATION,
+    Eligibility,
+    EligibilityPolicy,
+    SqlResource,
+    catalog_schedule,
+    check_eligibility,
+    schedule_from_public_configuration,
+    sql_resource_kind,
+)
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -125,12 +135,67 @@ class SqlResourceRef:
     location: str
     configuration_id: str
     kind: str  # "database" | "managed_instance"
+    service_objective: str = ""  # GP_Gen5_2, S0, HS_Gen5_2 (a managed instance: its SKU, GP_Gen5)
+    edition: str = ""  # the SKU tier: GeneralPurpose, Hyperscale, Standard ...
+    hardware: str = ""  # the SKU family: Gen5, DC, Fsv2 ... ("" when not stated)
+    instance_pool: bool = False  # a managed instance in an instance pool
+
+    def eligibility(self, policy: EligibilityPolicy | None = None) -> Eligibility:
+        """Whether it can choose a maintenance window (the SQL maintenance document's limits)."""
+        return check_eligibility(
+            SqlResource(
+                sql_resource_kind(self.resource_id) if self.kind != "managed_instance" else "managed_instance",
+                self.location,
+                service_objective=self.service_objective,
+                edition=self.edition,
+                hardware_family=self.hardware,
+                in_instance_pool=self.instance_pool,
+            ),
+            policy,
+        )
+
+
+def _sku_facts(resource: Any) -> dict[str, Any]:
+    """Service objective, tier, family and instance pool of an azure-mgmt-sql database or managed
+    instance (``currentServiceObjectiveName`` / ``sku`` / ``instancePoolId`` in the SQL REST spec)."""
+    props = getattr(resource, "properties", None) or resource
+    sku = getattr(resource, "sku", None)
+    slo = getattr(props, "current_service_objective_name", None) or getattr(sku, "name", None) or ""
+    return {
+        "service_objective": str(slo),
+        "edition": str(getattr(sku, "tier", None) or ""),
+        "hardware": str(getattr(sku, "family", None) or ""),
+        "instance_pool": bool(getattr(props, "instance_pool_id", None)),
+    }
 
 
 @dataclass(frozen=True)
 class Assignment:
     resource_id: str
     configuration_id: str
+    #: For a machine a dynamic scope brought in: that scope's assignment id. For a dynamic
+    #: scope itself (``resource_id`` a subscription or resource group): its filter.
+    via: str = ""
+    scope: DynamicScope | None = None
+
+
+def _filter_json(model: Any) -> dict[str, Any] | None:
+    """The SDK's ConfigurationAssignmentFilterProperties as the REST body writes it."""
+    if model is None:
+        return None
+    tag_settings = getattr(model, "tag_settings", None)
+    return {
+        "resourceTypes": list(getattr(model, "resource_types", None) or []),
+        "resourceGroups": list(getattr(model, "resource_groups", None) or []),
+        "osTypes": list(getattr(model, "os_types", None) or []),
+        "locations": list(getattr(model, "locations", None) or []),
+        "tagSettings": {
+            "tags": dict(getattr(tag_settings, "tags", None) or {}),
+            "filterOperator": str(getattr(tag_settings, "filter_operator", None) or "Any"),
+        }
+        if tag_settings is not None
+        else {},
+    }
 
 
 # -- reading ARM -------------------------------------------------------------------------
@@ -144,6 +209,7 @@ class ScheduleReader:
         self.arm_endpoint = arm_endpoint.rstrip("/")
         self.client_kwargs = client_kwargs
         self._clients: dict[tuple[str, str], Any] = {}
+        self._arm: Any = None
 
     def _client(self, kind: str, subscription: str) -> Any:
         client = self._clients.get((kind, subscription))
@@ -185,12 +251,53 @@ class ScheduleReader:
         raise ScheduleError(f"not a maintenance configuration id: {configuration_id!r}")
 
     def assignments(self, subscription: str) -> list[Assignment]:
+        """Every assignment in the subscription: to a machine, or (a dynamic scope) to the
+        subscription or a resource group with its ``filter``."""
         client = self._client("maintenance", subscription)
-        return [
-            Assignment(a.resource_id, a.maintenance_configuration_id)
-            for a in client.configuration_assignments_within_subscription.list()
-            if a.resource_id and a.maintenance_configuration_id
-        ]
+        out = []
+        for a in client.configuration_assignments_within_subscription.list():
+            if not a.resource_id or not a.maintenance_configuration_id:
+                continue
+            scope = None
+            if is_scope_assignment(a.resource_id):
+                scope = DynamicScope.from_assignment(
+                    str(a.id or a.resource_id), a.maintenance_configuration_id, a.resource_id, _filter_json(a.filter)
+                )
+            out.append(Assignment(a.resource_id, a.maintenance_configuration_id, scope=scope))
+        return out
+
+    def region_zones(self, subscription: str) -> dict[str, str]:
+        """Every region's IANA time zone: Azure's own region metadata (``GET /subscriptions/{id}/
+        locations``, azure-mgmt-resource-subscriptions, its latitude and longitude) placed in the
+        time-zone boundaries tzfpy ships (timezone-boundary-builder, kept current upstream)."""
+        import tzfpy
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        client = SubscriptionClient(
+            self.credential, base_url=self.arm_endpoint, credential_scopes=[self.arm_endpoint + "/.default"],
+            **self.client_kwargs,
+        )  # fmt: skip
+        out: dict[str, str] = {}
+        try:
+            for loc in client.subscriptions.list_locations(subscription):
+                meta = getattr(loc, "metadata", None)
+                lat, lon = getattr(meta, "latitude", None), getattr(meta, "longitude", None)
+                if not loc.name or lat in (None, "") or lon in (None, ""):
+                    continue  # logical regions ("global", "us") have no coordinates
+                zone = tzfpy.get_tz(float(lon), float(lat))
+                if zone:
+                    out[loc.name.lower()] = zone
+        finally:
+            client.close()
+        return out
+
+    def scope_members(self, scope: DynamicScope) -> list[str]:
+        """The machines a dynamic scope selects (Resource Graph, the filter in the query)."""
+        if self._arm is None:
+            from shared.adapters.arm import ArmAdapter
+
+            self._arm = ArmAdapter(self.credential, arm_endpoint=self.arm_endpoint)
+        return self._arm.scope_members(scope)
 
     def sql_resources(self, subscription: str) -> list[SqlResourceRef]:
         client = self._client("sql", subscription)
@@ -204,11 +311,11 @@ class ScheduleReader:
                 cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
                 if db.name and db.name.lower() == "master":
                     continue
-                out.append(SqlResourceRef(db.id, db.location, cfg or "", "database"))
+                out.append(SqlResourceRef(db.id, db.location, cfg or "", "database", **_sku_facts(db)))
         for mi in client.managed_instances.list():
             props = getattr(mi, "properties", None)
             cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
-            out.append(SqlResourceRef(mi.id, mi.location, cfg or "", "managed_instance"))
+            out.append(SqlResourceRef(mi.id, mi.location, cfg or "", "managed_instance", **_sku_facts(mi)))
         return out
 
 
@@ -242,8 +349,13 @@ class ScheduleCache:
     """The ``{prefix}schedules`` table."""
 
     def __init__(
-        self, target: StorageTarget, prefix: str = "pw", client_options: Mapping[str, Any] | None = None
+        self,
+        target: StorageTarget,
+        prefix: str = "pw",
+        client_options: Mapping[str, Any] | None = None,
+        eligibility: EligibilityPolicy | None = None,
     ) -> None:
+        self.eligibility = eligibility  # SQL_EXCLUDED_*; None: the documented defaults
         self.target = target
         self.table_name = f"{prefix}schedules"
         self.client_options = dict(client_options or {})
@@ -363,21 +475,79 @@ class ScheduleCache:
                     "Location": r.location,
                     "ConfigurationId": r.configuration_id,
                     "Kind": r.kind,
+                    "ServiceObjective": r.service_objective,
+                    "Edition": r.edition,
+                    "Hardware": r.hardware,
+                    "InstancePool": r.instance_pool,
                     "FetchedAt": now,
                 }
             )
 
     def put_assignments(self, assignments: Iterable[Assignment], now: datetime) -> None:
+        """Machine assignments (a dynamic scope's members carry ``Via``, the scope's assignment id).
+        A dynamic scope itself is not a machine: it is kept in its own partition with its filter."""
+        import json
+
         for a in assignments:
+            if a.scope is not None:
+                self._upsert(
+                    {
+                        "PartitionKey": "dynamicscope",
+                        "RowKey": escape_key(a.scope.assignment_id),
+                        "AssignmentId": a.scope.assignment_id,
+                        "ConfigurationId": a.configuration_id,
+                        "Filter": json.dumps(a.scope.to_json(), sort_keys=True),
+                        "FetchedAt": now,
+                    }
+                )
+                continue
             self._upsert(
                 {
                     "PartitionKey": "assignment",
                     "RowKey": escape_key(f"{a.resource_id}|{a.configuration_id}"),
                     "ResourceId": a.resource_id,
                     "ConfigurationId": a.configuration_id,
+                    "Via": a.via,
                     "FetchedAt": now,
                 }
             )
+
+    def put_region_zones(self, zones: Mapping[str, str], now: datetime) -> None:
+        for name, zone in zones.items():
+            self._upsert(
+                {
+                    "PartitionKey": "region",
+                    "RowKey": escape_key(name),
+                    "Region": name,
+                    "TimeZone": zone,
+                    "FetchedAt": now,
+                }
+            )
+
+    def region_zones(self) -> dict[str, str]:
+        """ARM region name -> IANA zone, as the last refresh read them."""
+        return {str(r["Region"]).lower(): str(r["TimeZone"]) for r in self._rows("region") if r.get("TimeZone")}
+
+    def prune_scope_members(self, via: str, keep: Iterable[str]) -> int:
+        """Forget the members of dynamic scope ``via`` that it no longer selects."""
+        kept = {k.lower() for k in keep}
+        gone = [
+            row
+            for row in self._rows("assignment")
+            if str(row.get("Via") or "").lower() == via.lower() and str(row.get("ResourceId", "")).lower() not in kept
+        ]
+        for row in gone:
+            self.table.delete_entity(row["PartitionKey"], row["RowKey"])
+        return len(gone)
+
+    def scope_assignments(self) -> dict[str, list[tuple[str, str]]]:
+        """Machine id (lower-case) -> [(configuration id, the dynamic scope's assignment id or "")]."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for row in self._rows("assignment"):
+            out.setdefault(str(row["ResourceId"]).lower(), []).append(
+                (str(row.get("ConfigurationId", "")), str(row.get("Via") or ""))
+            )
+        return out
 
     # -- the refresh claim ---------------------------------------------------------------
 
@@ -455,16 +625,17 @@ class ScheduleCache:
                 since = _dt(row.get("WatchedSince")) or _dt(row.get("FirstSeenAt")) or _dt(row.get("FetchedAt"))
                 if since is not None:
                     cached.watched.append(WatchedConfiguration(window.configuration_id, schedule, since))
+        zones = self.region_zones()
         for row in self._rows("sqlresource"):
-            ref = SqlResourceRef(
-                row["ResourceId"], row.get("Location", ""), row.get("ConfigurationId", ""), row.get("Kind", "")
-            )
+            ref = sql_ref(row)
             cached.sql_resources.append(ref)
-            rw = sql_window(ref, by_id)
+            rw = sql_window(ref, by_id, self.eligibility, zones)
             if rw is not None:
                 cached.sql_windows[ref.resource_id.lower()] = rw
         vm: dict[str, list[MaintenanceSchedule]] = {}
         for row in self._rows("assignment"):
+            if is_scope_assignment(str(row.get("ResourceId", ""))):
+                continue  # written before dynamic scopes were resolved: a subscription is not a machine
             assigned = by_id.get(str(row.get("ConfigurationId", "")).lower())
             if assigned is not None:
                 vm.setdefault(str(row["ResourceId"]).lower(), []).append(assigned)
@@ -472,13 +643,38 @@ class ScheduleCache:
         return cached
 
 
-def sql_window(ref: SqlResourceRef, by_id: Mapping[str, MaintenanceSchedule]) -> ResourceWindow | None:
+def sql_ref(row: Mapping[str, Any]) -> SqlResourceRef:
+    """A cached ``sqlresource`` row."""
+    return SqlResourceRef(
+        str(row["ResourceId"]),
+        str(row.get("Location") or ""),
+        str(row.get("ConfigurationId") or ""),
+        str(row.get("Kind") or ""),
+        service_objective=str(row.get("ServiceObjective") or ""),
+        edition=str(row.get("Edition") or ""),
+        hardware=str(row.get("Hardware") or ""),
+        instance_pool=bool(row.get("InstancePool")),
+    )
+
+
+def sql_window(
+    ref: SqlResourceRef,
+    by_id: Mapping[str, MaintenanceSchedule],
+    policy: EligibilityPolicy | None = None,
+    zones: Mapping[str, str] | None = None,
+) -> ResourceWindow | None:
     """The window a SQL resource chose: what Azure says of its configuration, else the built-in
-    catalog (``SQL_Default`` always: it is local to the resource's region)."""
+    catalog (``SQL_Default`` always: it is local to the resource's region). A resource that
+    cannot choose a window (SQL eligibility) is judged against ``SQL_Default`` only, whatever
+    configuration it names."""
     name = ref.configuration_id.rstrip("/").rsplit("/", 1)[-1] if ref.configuration_id else DEFAULT_CONFIGURATION
+    judged = ref.eligibility(policy)
+    if not judged.eligible and name.lower() != DEFAULT_CONFIGURATION.lower():
+        log.info("%s cannot choose a window (%s): judged against %s", ref.resource_id, judged.reasons, name)
+        name = DEFAULT_CONFIGURATION
     try:
         if name.lower() == DEFAULT_CONFIGURATION.lower():
-            return ResourceWindow(ref.resource_id, DEFAULT_CONFIGURATION, catalog_schedule(name, ref.location))
+            return ResourceWindow(ref.resource_id, DEFAULT_CONFIGURATION, catalog_schedule(name, ref.location, zones))
         known = by_id.get(ref.configuration_id.lower())
         return ResourceWindow(ref.resource_id, name, known if known is not None else catalog_schedule(name))
     except ScheduleError as exc:

@@ -2,9 +2,10 @@
 
 Locally and in tests the storage is a connection string (``UseDevelopmentStorage=true``
 or Azurite's). In Azure the app uses its managed identity: ``AzureWebJobsStorage`` is
-replaced by ``AzureWebJobsStorage__accountName`` (or ``__tableServiceUri`` /
-``__queueServiceUri``), exactly as the Functions host reads it, and clients
-authenticate with :func:`shared.adapters.identity.credential`. ``OUTCOMES_STORAGE`` may
+replaced by ``AzureWebJobsStorage__tableServiceUri`` / ``__queueServiceUri`` (what
+infra/ deploys, in every cloud) or ``__accountName``, exactly as the Functions host reads
+them, and clients authenticate with :func:`shared.adapters.identity.credential`. URLs
+built from an account name take the storage suffix of ``AZURE_CLOUD``. ``OUTCOMES_STORAGE`` may
 name another account for the outcome tables: a connection string or an account URL.
 
 azure-data-tables and azure-storage-queue are imported lazily.
@@ -63,9 +64,14 @@ def _expand(conn: str) -> str:
 
 
 def resolve_target(
-    value: str, env: Mapping[str, str] | None = None, prefix: str = "AzureWebJobsStorage"
+    value: str,
+    env: Mapping[str, str] | None = None,
+    prefix: str = "AzureWebJobsStorage",
+    *,
+    suffix: str = "core.windows.net",
 ) -> StorageTarget:
-    """The storage named by a setting value, or by ``{prefix}__*`` identity settings."""
+    """The storage named by a setting value, or by ``{prefix}__*`` identity settings;
+    ``suffix`` is the cloud's storage DNS suffix for URLs built from ``__accountName``."""
     env = os.environ if env is None else env
     if value.strip():
         if value.strip().lower().startswith(("http://", "https://")):
@@ -75,13 +81,13 @@ def resolve_target(
     table = env.get(f"{prefix}__tableServiceUri", "").strip()
     queue = env.get(f"{prefix}__queueServiceUri", "").strip()
     if account:
-        table = table or f"https://{account}.table.core.windows.net"
-        queue = queue or f"https://{account}.queue.core.windows.net"
+        table = table or f"https://{account}.table.{suffix}"
+        queue = queue or f"https://{account}.queue.{suffix}"
     if table or queue:
         return StorageTarget(table_url=table, queue_url=queue)
     raise StorageConfigError(
-        f"no storage configured: set {prefix} to a connection string, or {prefix}__accountName "
-        "(with the managed identity) as the Functions host expects"
+        f"no storage configured: set {prefix} to a connection string, or {prefix}__tableServiceUri/"
+        f"__queueServiceUri (or {prefix}__accountName) with the managed identity, as the Functions host expects"
     )
 
 
@@ -91,10 +97,18 @@ def app_storage_target(cfg: Any, env: Mapping[str, str] | None = None) -> Storag
     ``AzureWebJobsStorage__accountName`` (``__tableServiceUri``/``__queueServiceUri``)
     identity settings; the local emulator only when neither is set."""
     env = os.environ if env is None else env
+    suffix = storage_suffix(cfg)
     explicit = env.get("AzureWebJobsStorage", "").strip()
     if not explicit and any(k.startswith("AzureWebJobsStorage__") for k in env):
-        return resolve_target("", env)
-    return resolve_target(cfg["AzureWebJobsStorage"], env)
+        return resolve_target("", env, suffix=suffix)
+    return resolve_target(cfg["AzureWebJobsStorage"], env, suffix=suffix)
+
+
+def storage_suffix(cfg: Any) -> str:
+    """The storage DNS suffix of the configured cloud (``AZURE_CLOUD``)."""
+    from shared.adapters.identity import CLOUDS
+
+    return CLOUDS[cfg["AZURE_CLOUD"]].storage_suffix
 
 
 def table_service(target: StorageTarget, **kwargs: Any) -> TableServiceClient:

@@ -41,9 +41,11 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
     refresh would write them), and what the patch cycle recorded per VM and run."""
     from shared.adapters.cycle_store import CycleStore, run_scope
     from shared.adapters.schedules import Assignment, ConfigurationWindow, ScheduleCache, SqlResourceRef
+    from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month, format_utc
     from shared.domain.fleet import ResourceId, Vm
     from shared.domain.hotpatch import Finding
     from shared.services.assessment import row_key, utc_text
+    from shared.services.cycle import FANNED_OUT
 
     world = json.loads(path.read_text())
     cache = ScheduleCache(store.target, store.prefix)
@@ -63,7 +65,7 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
     vms: dict[str, Vm] = {}
     for v in world["vms"]:
         rid = ResourceId.parse(v["id"])
-        vms[rid.name] = Vm(
+        vms[v["id"].lower()] = Vm(
             id=v["id"],
             name=rid.name,
             subscription_id=rid.subscription_id,
@@ -76,9 +78,10 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
             image_offer="WindowsServer",
             image_sku="2022-datacenter-azure-edition-hotpatch" if v["hotpatch"] else "2022-datacenter-azure-edition",
         )
+    by_name = {vm.name: vm for vm in vms.values()}  # the sample world names its VMs in results
     rows, findings = [], []
     for r in world["results"]:
-        vm, at = vms[r["vm"]], _utc(r["at"])
+        vm, at = by_name[r["vm"]], _utc(r["at"])
         summary = {
             "status": r["state"],
             "critical_and_security": r.get("critical_and_security", 0),
@@ -92,6 +95,7 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
                 "Name": vm.name,
                 "Vm": json.dumps(vm.to_json(), sort_keys=True),
                 "CycleId": r["cycle"],
+                "Round": 0,
                 "State": r["state"],
                 "Reason": r.get("reason", ""),
                 "FinishedUtc": utc_text(at),
@@ -103,7 +107,7 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
             findings.append(Finding(kind, vm.id, r["cycle"], severity, message, utc_text(at)))
     for correlation_id, members in world["runs"].items():
         for vm_id in members:
-            vm = vms[ResourceId.parse(vm_id).name]
+            vm = vms[vm_id.lower()]
             rows.append(
                 {
                     "PartitionKey": run_scope(correlation_id),
@@ -117,14 +121,29 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
             )
     cycles.batch_upsert("cyclevms", rows)
     cycles.put_findings(findings)
+    for cycle_id in sorted({r["cycle"] for r in world["results"]}):
+        cycle = cycle_for_month(YearMonth.parse(cycle_id), CalendarPolicy())
+        first = min(_utc(r["at"]) for r in world["results"] if r["cycle"] == cycle_id)
+        cycles.upsert(  # as the patch cycle timer's first tick leaves it once the fan-out is done
+            "cycles",
+            {
+                "PartitionKey": "cycle",
+                "RowKey": cycle.id,
+                "Kind": cycle.kind.value,
+                "ScheduledUtc": format_utc(cycle.scheduled_utc),
+                "ReleaseUtc": format_utc(cycle.release_utc),
+                "DeadlineUtc": format_utc(cycle.install_deadline_utc),
+                "Round": 0,
+                "RoundStartedUtc": utc_text(min(first, cycle.release_utc + timedelta(hours=1))),
+                "DeadlineRound": -1,
+                "Phase": FANNED_OUT,
+                "StartedUtc": utc_text(min(first, cycle.release_utc + timedelta(hours=1))),
+            },
+        )
 
 
 def _name(resource_id: str) -> str:
     return resource_id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def print_alerts(
@@ -141,10 +160,11 @@ def print_alerts(
                 _name(a["cycle_or_run"]),
                 a["severity"],
                 a["state"],
-                _short(a["message"], 110),
+                a["message"],
             )
             for a in sorted(alerts, key=lambda a: (a["state"], a["kind"], a["resource_id"].lower()))
         ],
+        wrap={5: 100},  # the whole message, on as many lines as it needs
     )
     print("\n== CloudEvents published (dry run) ==" if sent else "\n== CloudEvents pending (to be published) ==")
     print_table(
@@ -163,19 +183,24 @@ def print_alerts(
     )
 
 
-def demo_alerts(cfg: Settings, store: Any, now: datetime) -> None:
-    """``make demo``'s alerting part: the world and the extra events, then the watchdog as if it
-    had run every 15 minutes through the month (publishing to a dry-run topic)."""
-    from shared.adapters.alerting import alert_policy, alerting_for_store
-    from shared.adapters.publisher import DryRunPublisher
+def load_alerting_world(cfg: Settings, store: Any, now: datetime) -> int:
+    """The demo's world (schedules, cycle results) and its extra events, loaded before anything
+    is shown so that one demo run tells one story. Returns how many extra events were recorded."""
     from shared.commands.replay import expand, replay_files
     from shared.services.ingest import IngestPolicy
-    from shared.services.watchdog import simulate
 
     seed_world(store)
     extra = replay_files(expand([str(EVENTS)]), store=store, policy=IngestPolicy.from_settings(cfg), now=now)
-    accepted = sum(r.recorded for r in extra.results)
-    print(f"\nAlerting: loaded {WORLD.relative_to(ROOT)} and {accepted} more events from {EVENTS.relative_to(ROOT)}")
+    return sum(r.recorded for r in extra.results)
+
+
+def demo_alerts(cfg: Settings, store: Any, now: datetime) -> None:
+    """``make demo``'s alerting part: the watchdog as if it had run every 15 minutes through the
+    month over what the demo loaded (publishing to a dry-run topic)."""
+    from shared.adapters.alerting import alert_policy, alerting_for_store
+    from shared.adapters.publisher import DryRunPublisher
+    from shared.services.watchdog import simulate
+
     publisher = DryRunPublisher()
     world = json.loads(WORLD.read_text())
     watched = tuple(c["id"] for c in world["configurations"] if c.get("watched_since"))
@@ -184,7 +209,7 @@ def demo_alerts(cfg: Settings, store: Any, now: datetime) -> None:
     report = simulate(deps, alert_policy(cfg), start=start, end=now, step=DEMO_STEP)
     alerts = [s.alert.to_json() for s in deps.alerts.all()]
     print(
-        f"Watchdog every {int(DEMO_STEP.total_seconds() // 60)} min from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC: "
+        f"\nWatchdog every {int(DEMO_STEP.total_seconds() // 60)} min from {start:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC: "
         f"{len(report.opened)} opened, {len(report.resolved)} resolved, {len(report.reopened)} reopened, "
         f"{report.published} CloudEvents published (dry run)"
     )

@@ -1,10 +1,15 @@
-"""``demo`` (``make demo``): replay the bundled month of events into a local store and
-show what was recorded: maintenance runs, health, SQL maintenance notices, rejections.
+"""``demo`` (``make demo``): replay the bundled month of events into a local store, then
+show what was recorded (maintenance runs, health, SQL maintenance notices, rejections),
+the alerts a watchdog running every 15 minutes raised, and the compliance report.
 
-The store is the configured one (``OUTCOMES_STORAGE`` / ``AzureWebJobsStorage``) when
-it answers; otherwise an Azurite is started in memory on free ports for the length of
-the demo. Its tables carry their own prefix (``{OUTCOMES_TABLE_PREFIX}demo``) so sample
-data never mixes with real outcomes. Nothing calls Azure.
+Everything is loaded first (the bundled month, then the alerting world and its events), so
+every table and the report count the same story. The store is the configured one
+(``OUTCOMES_STORAGE`` / ``AzureWebJobsStorage``) when it answers; otherwise the demo starts
+an Azurite of its own that keeps its data in ``--data`` (``.azurite/``, ignored by git), on
+Azurite's standard ports when they are free, so that ``npm run azurite`` serves the same
+data afterwards. The tables carry their own prefix (``{OUTCOMES_TABLE_PREFIX}demo``) so
+sample data never mixes with real outcomes; the commands printed at the end set it.
+Nothing calls Azure.
 """
 
 from __future__ import annotations
@@ -13,17 +18,21 @@ import argparse
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from shared.commands import print_table
+from shared.commands._alerting import EVENTS, WORLD
 from shared.commands.replay import door_policy, expand, instant_arg, print_results, replay_files
 from shared.config import Settings, load_settings
 from shared.domain.events import MaintenanceEvent
 from shared.domain.outcomes import StoreUnavailableError
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "events"
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples" / "events"
+DATA = ROOT / ".azurite"
 DEMO_NOW = "2026-10-31T12:00:00Z"
 SAMPLE_SUBSCRIPTIONS = (
     "6f1c9e2a-8d4b-4a7e-b3f2-9c0d5e7a1b48",  # operations: the maintenance configurations
@@ -36,6 +45,13 @@ def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="replay the bundled month of events into a local store and show the outcome")
     p.add_argument("paths", nargs="*", metavar="FILE", help=f"events to replay (default: {SAMPLES})")
     p.add_argument("--now", type=instant_arg, default=instant_arg(DEMO_NOW), help=f"receipt time (default {DEMO_NOW})")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=DATA,
+        metavar="DIR",
+        help="where the demo's own Azurite keeps its data when no storage answers (default: .azurite/)",
+    )
     p.set_defaults(run=run)
 
 
@@ -47,9 +63,17 @@ def _hm(value: datetime | None) -> str:
     return value.strftime("%m-%d %H:%M") if value else "-"
 
 
+@dataclass
+class DemoStore:
+    store: Any
+    started: Any = None  # the Azurite the demo started, if it did
+    data: Path | None = None
+
+
 @contextlib.contextmanager
-def demo_store(cfg: Settings) -> Iterator[Any]:
-    """The configured store if it answers, else a fresh in-memory Azurite."""
+def demo_store(cfg: Settings, data: Path = DATA) -> Iterator[DemoStore]:
+    """The configured store if it answers, else an Azurite of the demo's own keeping its
+    data in ``data`` (on the standard ports when they are free)."""
     from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS, TableOutcomeStore, outcomes_target
     from shared.adapters.storage import resolve_target
 
@@ -62,14 +86,25 @@ def demo_store(cfg: Settings) -> Iterator[Any]:
         answers = False
     if answers:
         print(f"Using the configured storage at {target.describe()} (tables {prefix}*)")
-        yield TableOutcomeStore(target, prefix)
+        yield DemoStore(TableOutcomeStore(target, prefix))
         return
-    from shared.adapters.azurite import running_azurite
+    from shared.adapters.azurite import STANDARD_PORTS, ports_free, running_azurite
 
-    print(f"No storage answers at {target.describe()}: starting Azurite in memory on free ports ...")
-    with running_azurite(in_memory=True) as az:
-        print(f"Azurite is up (tables on port {az.table_port}); it stops when the demo ends.")
-        yield TableOutcomeStore(resolve_target(az.connection_string), prefix)
+    ports = STANDARD_PORTS if ports_free(STANDARD_PORTS) else None
+    where = "its standard ports" if ports else "free ports (the standard ones are taken)"
+    print(f"No storage answers at {target.describe()}: starting Azurite on {where}, data in {_shown(data)} ...")
+    with running_azurite(location=data, ports=ports) as az:
+        print(f"Azurite is up (tables on port {az.table_port}); it stops when the demo ends, its data stays.")
+        yield DemoStore(TableOutcomeStore(resolve_target(az.connection_string), prefix), az, data)
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it from where they are (folders end in ``/``)."""
+    try:
+        shown = str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(path)
+    return f"{shown}/" if path.is_dir() or not path.suffix else shown
 
 
 def show(store: Any, months: list[str], now: datetime) -> None:
@@ -130,7 +165,41 @@ def show(store: Any, months: list[str], now: datetime) -> None:
     print_table(("source", "reason"), [(r.source, r.reason) for r in rejections])
 
 
+def explore(demo: DemoStore, cfg: Settings, now: datetime, month: str) -> None:
+    """What to run next against what the demo stored (every line is runnable as printed)."""
+    prefix = demo.store.prefix
+    at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    print("\n== Explore what the demo stored ==")
+    lines = []
+    if demo.started is not None:
+        standard = (demo.started.blob_port, demo.started.queue_port, demo.started.table_port) == (10000, 10001, 10002)
+        if standard and demo.data == DATA:
+            lines.append("npm run azurite &   # serves .azurite/ on the standard ports")
+        elif standard:
+            lines.append(
+                "node_modules/.bin/azurite --silent --skipApiVersionCheck --disableTelemetry "
+                f"--location {_shown(demo.data or DATA)} &"
+            )
+        else:
+            lines.append(
+                f"node_modules/.bin/azurite --silent --location {_shown(demo.data or DATA)} --tablePort "
+                f"{demo.started.table_port} --queuePort {demo.started.queue_port} "
+                f"--blobPort {demo.started.blob_port} &"
+            )
+            lines.append(f"export AzureWebJobsStorage='{demo.started.connection_string}'")
+    lines += [
+        f"export OUTCOMES_TABLE_PREFIX={prefix}",
+        f".venv/bin/python -m shared.cli report --cycle {month} --now {at} --html out/report-{month}.html",
+        f".venv/bin/python -m shared.cli cycle --month {month}",
+        f".venv/bin/python -m shared.cli replay samples/events/12-sqlhosts-post-failed.cloudevent.json --now {at}",
+    ]
+    for line in lines:
+        print(f"  {line}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from shared.commands._alerting import demo_alerts, load_alerting_world
+    from shared.commands.report import demo_report
     from shared.services.ingest import IngestPolicy
 
     files = expand(args.paths or [os.path.relpath(SAMPLES)])
@@ -138,15 +207,19 @@ def run(args: argparse.Namespace) -> int:
     if not env.get("ALLOWED_SUBSCRIPTION_IDS", "").strip():
         env["ALLOWED_SUBSCRIPTION_IDS"] = ",".join(SAMPLE_SUBSCRIPTIONS)
     cfg = load_settings(env)
-    with demo_store(cfg) as store:
+    with demo_store(cfg, args.data) as demo:
+        store = demo.store
         policy = door_policy(IngestPolicy.from_settings(cfg), "auto")  # as `replay` takes saved files
         replay = replay_files(files, store=store, policy=policy, now=args.now)
-        print(f"\nReplayed {len(files)} files ({len(replay.results)} events), received as of {args.now.isoformat()}:\n")
+        extra = load_alerting_world(cfg, store, args.now)
+        print(
+            f"\nLoaded the month as of {args.now.isoformat()}: {len(files)} files ({len(replay.results)} events) "
+            f"from {_shown(SAMPLES)}, then the alerting world ({_shown(WORLD)}: schedules and the patch cycle's "
+            f"results) and {extra} more events from {_shown(EVENTS)}.\n"
+        )
         print_results(replay)
         months = sorted({r.event.month for r in replay.results if isinstance(r.event, MaintenanceEvent)})
         show(store, months, args.now)
-        from shared.commands._alerting import demo_alerts  # issue 5: every alert kind, and its CloudEvents
-
         demo_alerts(cfg, store, args.now)
         if replay.actions:
             print("\n== Follow-up actions (listed, not executed) ==")
@@ -157,7 +230,6 @@ def run(args: argparse.Namespace) -> int:
                     for a in replay.actions
                 ],
             )
-        from shared.commands.report import demo_report
-
-        demo_report(store, cfg, args.now)
+        path = demo_report(store, cfg, args.now)
+        explore(demo, cfg, args.now, path.stem.removeprefix("report-"))
     return 0

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.commands import print_json, print_table
+from shared.commands import print_json, print_table, progress
 from shared.config import Settings, load_settings
 from shared.domain.events import (
     DomainEvent,
@@ -46,10 +46,7 @@ from shared.domain.events import (
     SqlMaintenanceNotice,
     format_instant,
 )
-from shared.domain.outcomes import StoreUnavailableError
 from shared.services.ingest import EventStore, IngestPolicy, IngestResult, Outcome, ingest_payload
-
-EXIT_STORE_UNREACHABLE = 3
 
 Executor = Callable[[dict[str, Any], Settings], str]
 EXECUTORS: dict[str, Executor] = {}
@@ -149,7 +146,7 @@ class Replay:
 def replay_files(files: Sequence[Path], *, store: EventStore, policy: IngestPolicy, now: datetime) -> Replay:
     """Record every event of every file, in order. Raises StoreUnavailableError."""
     results: list[IngestResult] = []
-    for path in files:
+    for path in progress(files, "replaying files", every=10):
         results.extend(ingest_payload(path.read_bytes(), source=str(path), store=store, policy=policy, now=now))
     return Replay(results)
 
@@ -206,21 +203,14 @@ def run(args: argparse.Namespace) -> int:
     files = expand(args.files)
     cfg = load_settings()
     now = args.now or datetime.now(UTC)
+    # StoreUnavailableError reaches the command line's one error path: exit 3 with a hint.
+    outcome_store(cfg, PROBE_CLIENT_OPTIONS).ensure_tables()
+    policy = door_policy(IngestPolicy.from_settings(cfg), getattr(args, "door", "auto"))
+    replay = replay_files(files, store=outcome_store(cfg), policy=policy, now=now)
+    executed = _execute(replay.actions, cfg) if args.live else []
     from shared.commands._alerting import print_alerts, replay_alerts  # the watchdog at --now (issue 5)
 
-    policy = door_policy(IngestPolicy.from_settings(cfg), getattr(args, "door", "auto"))
-    try:
-        outcome_store(cfg, PROBE_CLIENT_OPTIONS).ensure_tables()
-        replay = replay_files(files, store=outcome_store(cfg), policy=policy, now=now)
-        executed = _execute(replay.actions, cfg) if args.live else []
-        alerts, unpublished = replay_alerts(cfg, outcome_store(cfg), now, live=args.live)
-    except StoreUnavailableError as exc:
-        print(
-            f"error: {exc}\nStart Azurite (`npm run azurite`, or `make demo` which starts its own) "
-            "or point AzureWebJobsStorage / OUTCOMES_STORAGE at a reachable storage account.",
-            file=sys.stderr,
-        )
-        return EXIT_STORE_UNREACHABLE
+    alerts, unpublished = replay_alerts(cfg, outcome_store(cfg), now, live=args.live)
     if args.json:
         for line in executed:
             print(line, file=sys.stderr)

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.commands import print_json, print_table
-from shared.commands.replay import EXIT_STORE_UNREACHABLE, instant_arg
+from shared.commands.replay import instant_arg
 from shared.config import Settings, load_settings
-from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_at, cycle_for_month
-from shared.domain.outcomes import StoreUnavailableError
+from shared.domain.calendar import YearMonth, cycle_at
 from shared.domain.report import ComplianceReport
 from shared.domain.report_html import fmt, groups_text, render_html
+from shared.runtime import load_report
+from shared.runtime import report_from_store as build
 
 
 def month_arg(text: str) -> YearMonth:
@@ -50,27 +51,6 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     p.add_argument("--now", type=instant_arg, help="report as of this instant, ISO 8601 (default: the clock)")
     p.set_defaults(run=run)
-
-
-def build(
-    target: Any,
-    prefix: str,
-    policy: CalendarPolicy,
-    month: YearMonth,
-    now: datetime,
-    *,
-    overrun_grace: timedelta = timedelta(0),
-) -> ComplianceReport:
-    """The report from the tables under ``prefix`` of the storage at ``target``."""
-    from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS, TableOutcomeStore
-    from shared.adapters.report_sources import sources_for
-    from shared.services.report import ReportSources, compliance_report
-
-    cycle = cycle_for_month(month, policy)
-    TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS)).list_runs(month)  # one quick try first
-    cycles, alerts, placements = sources_for(target, prefix)
-    sources = ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
-    return compliance_report(sources, cycle, now, overrun_grace=overrun_grace)
 
 
 def html_path(text: str) -> Path:
@@ -129,7 +109,7 @@ def print_summary(report: ComplianceReport) -> None:
         ]
     rows += [
         ("maintenance runs", sum(s.runs.values()), ", ".join(f"{n} {k}" for k, n in s.runs.items())),
-        ("runs that overran", s.runs_overran, "post event after the window's end"),
+        ("runs that overran", s.runs_overran, "post event after the window's end plus the grace, or none by then"),
         ("health dips", s.dips, f"on {s.resources_with_dips} resource(s)"),
         ("SQL maintenance notices", s.notices, ""),
     ]
@@ -155,13 +135,6 @@ def print_summary(report: ComplianceReport) -> None:
             print(f"  {fmt(r.received_at)}  {r.source}: {r.reason}")
 
 
-def report_from_settings(cfg: Settings, month: YearMonth, now: datetime) -> ComplianceReport:
-    from shared.adapters.outcome_store import outcomes_target
-
-    grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
-    return build(outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"], cfg.calendar, month, now, overrun_grace=grace)
-
-
 OUT = Path(__file__).resolve().parents[2] / "out"
 
 
@@ -170,7 +143,9 @@ def demo_report(store: Any, cfg: Settings, now: datetime) -> Path:
     written to ``out/report-YYYY-MM.html``."""
     month = cycle_at(now, cfg.calendar).month
     grace = timedelta(minutes=int(cfg["MAINTENANCE_GRACE_MINUTES"]))
-    report = build(store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace)
+    report = build(
+        store.target, store.prefix, cfg.calendar, month, now, overrun_grace=grace, eligibility=cfg.sql_eligibility
+    )
     path = write_html(report, OUT / f"report-{month}.html")
     print(f"\n== Compliance report {month} ==")
     print_summary(report)
@@ -181,15 +156,7 @@ def demo_report(store: Any, cfg: Settings, now: datetime) -> Path:
 def run(args: argparse.Namespace) -> int:
     cfg = load_settings()
     now = args.now or datetime.now(UTC)
-    try:
-        report = report_from_settings(cfg, args.cycle, now)
-    except StoreUnavailableError as exc:
-        print(
-            f"error: {exc}\nStart Azurite (`npm run azurite`) or point AzureWebJobsStorage / OUTCOMES_STORAGE "
-            "at a reachable storage account.",
-            file=sys.stderr,
-        )
-        return EXIT_STORE_UNREACHABLE
+    report = load_report(cfg, args.cycle, now)  # StoreUnavailableError: the CLI's error path (exit 3)
     try:
         written = write_html(report, args.html) if args.html else None
     except OSError as exc:

@@ -43,6 +43,7 @@ class AlertKind(enum.StrEnum):
     UNPLANNED_BASELINE_SUSPECTED = "unplanned-baseline-suspected"
     UNHEALTHY_AFTER_MAINTENANCE = "unhealthy-after-maintenance"
     UNEXPECTED_REBOOT = "unexpected-reboot"
+    SCHEDULE_INEFFECTIVE = "schedule-ineffective"
 
     @property
     def pascal(self) -> str:
@@ -78,6 +79,7 @@ SEVERITY: Mapping[AlertKind, Severity] = {
     AlertKind.UNPLANNED_BASELINE_SUSPECTED: Severity.WARNING,
     AlertKind.UNHEALTHY_AFTER_MAINTENANCE: Severity.CRITICAL,
     AlertKind.UNEXPECTED_REBOOT: Severity.WARNING,
+    AlertKind.SCHEDULE_INEFFECTIVE: Severity.WARNING,
 }
 
 # Kinds only the passing of time can settle (the watchdog evaluates them), and kinds an
@@ -90,6 +92,7 @@ TIME_SETTLED: frozenset[AlertKind] = frozenset(
         AlertKind.DEADLINE_MISSED,
         AlertKind.BASELINE_MISSED,
         AlertKind.UNHEALTHY_AFTER_MAINTENANCE,
+        AlertKind.SCHEDULE_INEFFECTIVE,  # from the cycle's configuration findings, swept by the watchdog
     }
 )
 EVENT_SETTLED: frozenset[AlertKind] = frozenset(AlertKind) - TIME_SETTLED
@@ -1095,6 +1098,21 @@ def unexpected_reboot(
     return out
 
 
+def schedule_ineffective(vms: Iterable[VmCycleFacts], now: datetime) -> list[Verdict]:
+    """A machine whose patch settings defeat its schedule, its hotpatching or its periodic
+    assessment (the cycle's ``schedule-ineffective`` finding, naming the property to change);
+    clears when a later round finds the settings fixed."""
+    out: list[Verdict] = []
+    for vm in vms:
+        key = AlertKey(AlertKind.SCHEDULE_INEFFECTIVE, vm.vm_id, vm.cycle_id)
+        found = vm.finding("schedule-ineffective", now)
+        if found is not None:
+            out.append(Verdict(key, True, found[1], found[0], {"cycle": vm.cycle_id}))
+        else:
+            out.append(Verdict(key, False, f"{_name(vm.vm_id)}'s patch settings fit its schedules in {vm.cycle_id}"))
+    return out
+
+
 # -- everything together -----------------------------------------------------------------
 
 
@@ -1149,6 +1167,8 @@ def evaluate(
     if AlertKind.UNHEALTHY_AFTER_MAINTENANCE in wanted:
         acts = maintenance_activities(facts.runs, facts.notices, now)
         verdicts += unhealthy_after_maintenance(acts, facts.health, facts.heartbeats, policy, now)
+    if AlertKind.SCHEDULE_INEFFECTIVE in wanted:
+        verdicts += schedule_ineffective(facts.vms, now)
     if AlertKind.UNEXPECTED_REBOOT in wanted:
         hotpatch = facts.hotpatch_vms or tuple({v.vm_id for v in facts.vms if v.hotpatch})
         verdicts += unexpected_reboot(

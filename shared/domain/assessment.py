@@ -27,13 +27,16 @@ class VmState(enum.StrEnum):
     COMPLETED_WITH_WARNINGS = "completed-with-warnings"
     FAILED = "failed"
     NOT_ASSESSABLE = "not-assessable"
+    NOT_HANDLED = "not-handled"  # a machine type with no patch API we use (a scale set, say): listed only
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
 
 
-TERMINAL = frozenset({VmState.SUCCEEDED, VmState.COMPLETED_WITH_WARNINGS, VmState.FAILED, VmState.NOT_ASSESSABLE})
+TERMINAL = frozenset(
+    {VmState.SUCCEEDED, VmState.COMPLETED_WITH_WARNINGS, VmState.FAILED, VmState.NOT_ASSESSABLE, VmState.NOT_HANDLED}
+)
 
 
 def _get(data: Mapping[str, Any], key: str, default: Any = None) -> Any:
@@ -169,14 +172,28 @@ def parse_assessment(body: Mapping[str, Any]) -> AssessmentResult:
     for p in patches:
         for c in p.classifications or ("Unclassified",):
             counts[c] += 1
+    critical_and_security = _int(_get(body, "criticalAndSecurityPatchCount"))
+    other = _int(_get(body, "otherPatchCount"))
+    # An Arc-enabled server answers with counts by classification and ``errorDetails``
+    # (HybridCompute's MachineAssessPatchesResult, examples/machine/Machine_AssessPatches.json).
+    by_class = _get(body, "availablePatchCountByClassification")
+    if isinstance(by_class, Mapping) and not patches:
+        for name, n in by_class.items():
+            if _int(n):
+                counts[str(name)] += _int(n)
+        if _get(body, "criticalAndSecurityPatchCount") is None:
+            critical_and_security = sum(
+                _int(n) for k, n in by_class.items() if str(k).lower() in SECURITY_CLASSIFICATIONS
+            )
+            other = sum(_int(n) for k, n in by_class.items() if str(k).lower() not in SECURITY_CLASSIFICATIONS)
     return AssessmentResult(
         status=str(status),
-        critical_and_security=_int(_get(body, "criticalAndSecurityPatchCount")),
-        other=_int(_get(body, "otherPatchCount")),
+        critical_and_security=critical_and_security,
+        other=other,
         by_classification=dict(sorted(counts.items())),
         reboot_pending=bool(_get(body, "rebootPending", False)),
         started_utc=parse_instant(_get(body, "startDateTime")),
-        error=format_error(_get(body, "error")),
+        error=format_error(_get(body, "error") or _get(body, "errorDetails")),
         activity_id=str(_get(body, "assessmentActivityId", "") or ""),
         patches=patches,
     )
@@ -231,7 +248,7 @@ def _install_result(
         excluded=_int(_get(body, "excludedPatchCount")),
         not_selected=_int(_get(body, "notSelectedPatchCount")),
         started_utc=parse_instant(_get(body, started_key)),
-        error=format_error(_get(body, "error")),
+        error=format_error(_get(body, "error") or _get(body, "errorDetails")),
     )
 
 

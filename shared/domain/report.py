@@ -147,6 +147,14 @@ class SqlResource:
     resource_id: str
     location: str
     kind: str  # database | managed_instance
+    configuration: str = ""  # the maintenance configuration it names ("" or SQL_Default: the default policy)
+    eligible: bool = True  # can it choose a window (SQL_EXCLUDED_* and the document's limits)?
+    reasons: tuple[str, ...] = ()  # why not
+
+    @property
+    def on_default(self) -> bool:
+        name = self.configuration.rstrip("/").rsplit("/", 1)[-1]
+        return not name or name.lower() == "sql_default"
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,7 @@ class Lane:
     annotations: tuple[Annotation, ...] = ()
     alerts: tuple[AlertMark, ...] = ()
     runs: tuple[RunMark, ...] = ()  # a maintenance configuration's own runs
+    windows: tuple[tuple[datetime, datetime], ...] = ()  # a SQL resource's own maintenance windows (UTC)
 
     @property
     def name(self) -> str:
@@ -444,6 +453,7 @@ class ComplianceReport:
     notices: tuple[NoticeMark, ...]  # every SQL maintenance notice of the cycle, once
     groups: tuple[GroupTimeline, ...]
     notes: tuple[str, ...]
+    sql_window_choice: Mapping[str, Any] = field(default_factory=dict)
     rejected: tuple[Rejection, ...] = ()  # refusals received during the cycle, newest first
 
     def to_json(self) -> dict[str, Any]:
@@ -459,6 +469,7 @@ class ComplianceReport:
             "sql_notices": [n.to_json() for n in self.notices],
             "groups": [g.to_json() for g in self.groups],
             "notes": list(self.notes),
+            "sql_window_choice": dict(self.sql_window_choice),
             "rejected": [r.to_json() for r in self.rejected],
         }
 
@@ -648,6 +659,7 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
         for key, names in by_group.items():
             groups[key].notices.append(notice_mark(names))
 
+    sql_windows = {r.resource_id.lower(): _sql_windows(r, start, end) for r in inputs.sql_resources}
     timelines = []
     for g in groups.values():
         lanes = []
@@ -662,6 +674,7 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
                     tuple(annotations.get(rid, ())),
                     tuple(sorted(alerts.get(rid, ()), key=lambda a: (a.opened, a.kind))),
                     tuple(r for r in all_runs if r_config[r.correlation_id] == rid),
+                    sql_windows.get(rid, ()),
                 )
             )
         lanes.sort(key=lambda lane: (-lane.score, lane.name.lower(), lane.resource_id.lower()))
@@ -688,7 +701,8 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
         runs=tuple(all_runs),
         notices=tuple(sorted(all_notices, key=lambda n: (n.start, n.tracking_id))),
         groups=tuple(timelines),
-        notes=tuple(inputs.notes),
+        notes=tuple(inputs.notes) + tuple(_window_choice_notes(inputs.sql_resources)),
+        sql_window_choice=window_choice(inputs.sql_resources),
         rejected=tuple(
             sorted(
                 (r for r in inputs.rejected if cycle.release_utc <= r.received_at < cycle.ends_utc),
@@ -697,6 +711,47 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
             )
         ),
     )
+
+
+def _sql_windows(resource: SqlResource, start: datetime, end: datetime) -> tuple[tuple[datetime, datetime], ...]:
+    """The windows a SQL resource's maintenance configuration allows in [start, end) (UTC):
+    the catalog's schedule of its configuration, local to its region (the system default's for
+    a resource that cannot choose a window); none when that is unknown."""
+    from shared.domain.schedule import ScheduleError
+    from shared.domain.sql_catalog import DEFAULT_CONFIGURATION, catalog_schedule
+
+    name = resource.configuration.rstrip("/").rsplit("/", 1)[-1] if resource.eligible else ""
+    name = name or DEFAULT_CONFIGURATION
+    try:
+        schedule = catalog_schedule(name, resource.location)
+    except (ScheduleError, ValueError):
+        return ()
+    return tuple((w.start_utc, w.end_utc) for w in schedule.windows_between(start, end))
+
+
+def window_choice(resources: Sequence[SqlResource]) -> dict[str, Any]:
+    """SQL resources that cannot choose a window (judged against SQL_Default only), and those
+    that could but are still on the default policy."""
+    return {
+        "cannot_choose": [
+            {"id": r.resource_id, "reasons": list(r.reasons)}
+            for r in sorted(resources, key=lambda r: r.resource_id.lower())
+            if not r.eligible
+        ],
+        "could_choose": sorted((r.resource_id for r in resources if r.eligible and r.on_default), key=str.lower),
+    }
+
+
+def _window_choice_notes(resources: Sequence[SqlResource]) -> list[str]:
+    choice = window_choice(resources)
+    notes = []
+    if choice["cannot_choose"]:
+        names = ", ".join(f"{c['id'].rsplit('/', 1)[-1]} ({'; '.join(c['reasons'])})" for c in choice["cannot_choose"])
+        notes.append(f"Cannot choose a window, judged against SQL_Default only: {names}.")
+    if choice["could_choose"]:
+        names = ", ".join(r.rsplit("/", 1)[-1] for r in choice["could_choose"])
+        notes.append(f"Could choose a window but still on the default policy (SQL_Default): {names}.")
+    return notes
 
 
 def _summary(

@@ -513,15 +513,29 @@ def timeline_svg(group: GroupTimeline, report: ComplianceReport) -> str:
         canvas.note(f"+ {sum(group.quiet.values())} more resources not drawn: {counts}")
     if not group.lanes:
         canvas.note("No resource of this group has a result, a health signal or an alert in this cycle.")
-    # Windows that concern the group, as bands behind its resources (known runs solid, inferred dashed).
+    # Windows, as bands behind the lanes they concern: a run's on its machines' lanes (a run whose
+    # machines are not known, dashed, on the group's virtual machines); a SQL resource's own windows
+    # (its maintenance configuration) on its lane only.
     for run in group.runs:
         x, w = canvas.scale.bar(run.window_start, run.window_end, 4)
         dash = ' stroke-dasharray="3 3"' if run.inferred else ""
-        canvas.back.append(
-            f'<g class="pw-band">{_title(_run_tip(run))}<rect x="{x}" y="{lanes_top}" width="{w}" '
-            f'height="{canvas.y - lanes_top}" fill="url(#pw-hatch-window)" opacity="0.85" stroke="{BLUE}" '
-            f'stroke-width="0.8"{dash}/></g>'
-        )
+        for i, lane in enumerate(group.lanes):
+            if lane.name in run.machines or (
+                run.inferred and "/microsoft.compute/virtualmachines/" in lane.resource_id.lower()
+            ):
+                canvas.back.append(
+                    f'<g class="pw-band" data-lane="{esc(lane.name)}">{_title(_run_tip(run))}<rect x="{x}" '
+                    f'y="{lanes_top + i * LANE_H}" width="{w}" height="{LANE_H}" fill="url(#pw-hatch-window)" '
+                    f'opacity="0.85" stroke="{BLUE}" stroke-width="0.8"{dash}/></g>'
+                )
+    for i, lane in enumerate(group.lanes):
+        for start, end in lane.windows:
+            x, w = canvas.scale.bar(start, end, 2)
+            canvas.back.append(
+                f'<g class="pw-sql-window" data-lane="{esc(lane.name)}">{_title(f"maintenance window {fmt_span(start, end)}")}'
+                f'<rect x="{x}" y="{lanes_top + i * LANE_H}" width="{w}" height="{LANE_H}" fill="#EFE3EC" '
+                f'stroke="{PURPLE}" stroke-width="0.8"/></g>'
+            )
     for notice in group.notices:  # on the lanes of the SQL resources it may concern
         x, w = canvas.scale.bar(notice.start, _notice_end(notice), 4)
         for i, lane in enumerate(group.lanes):
@@ -774,7 +788,12 @@ def summary_html(report: ComplianceReport) -> str:
         _count_row("✓ succeeded", s.runs.get("succeeded", 0)),
         _count_row("✗ failed", s.runs.get("failed", 0), "", "bad" if s.runs.get("failed") else ""),
         _count_row("? no post event", s.runs.get("scheduled", 0), "running, or the post event never came"),
-        _count_row("overran the window", s.runs_overran, "", "bad" if s.runs_overran else ""),
+        _count_row(
+            "overran the window",
+            s.runs_overran,
+            "post event later than the window's end plus the grace, or none by then",
+            "bad" if s.runs_overran else "",
+        ),
         _count_row("Health dips", s.dips, f"on {s.resources_with_dips} resource(s)", "warn" if s.dips else ""),
         _count_row("SQL maintenance notices", s.notices),
     ]
@@ -901,13 +920,54 @@ table.events td.when { white-space: nowrap; font-variant-numeric: tabular-nums; 
 tr.ev-failed td, tr.ev-alert-critical td, tr.ev-alert-error td { background: #FCE8DE; }
 tr.ev-alert-warning td, tr.ev-dip td { background: #FDF3DC; }
 .notes { font-size: 13px; color: #333; }
+nav.cycles { float: right; font-size: 14px; }
+nav.cycles a { margin-left: 12px; color: #0072B2; }
+section.empty { border: 1px solid #999; padding: 4px 16px; background: #F6F6F6; }
 footer { margin-top: 28px; font-size: 12px; color: #555; }
 svg { display: block; }
 """
 
 
-def render_html(report: ComplianceReport) -> str:
-    """The whole report, one self-contained HTML document."""
+@dataclass(frozen=True)
+class PageLinks:
+    """Navigation of a served report: where the previous and next cycles are, and when the
+    page was generated. The hrefs are the caller's (relative links keep the page's path)."""
+
+    previous_href: str
+    next_href: str
+    previous_label: str
+    next_label: str
+    generated_at: datetime
+
+
+def _nav(links: PageLinks | None) -> str:
+    if links is None:
+        return ""
+    return (
+        '<nav class="cycles" aria-label="Cycles">'
+        f'<a rel="prev" href="{esc(links.previous_href)}">← {esc(links.previous_label)}</a> '
+        f'<a rel="next" href="{esc(links.next_href)}">{esc(links.next_label)} →</a>'
+        "</nav>"
+    )
+
+
+def _empty(report: ComplianceReport) -> str:
+    c = report.cycle
+    if report.now < c.release_utc:
+        why = f"This cycle has not started: its Patch Tuesday release is {fmt(c.release_utc)}."
+    else:
+        why = (
+            "No maintenance run, health signal, SQL notice, assessment result or alert is recorded for it. "
+            "Either Patch Watch was not watching then (it was deployed later, or its store was replaced), "
+            "or nothing in its scope had events: check the previous or next cycle, and that the app's "
+            "Event Grid subscriptions and action group are wired (see the operations guide)."
+        )
+    return f'<section class="empty"><h2>Nothing recorded for {esc(c.id)}</h2><p>{esc(why)}</p></section>'
+
+
+def render_html(report: ComplianceReport, links: PageLinks | None = None) -> str:
+    """The whole report, one self-contained HTML document; ``links`` adds the served page's
+    cycle navigation and its generation stamp."""
     c = report.cycle
     kind = {
         "hotpatch": "hotpatch month (no reboot expected)",
@@ -916,7 +976,7 @@ def render_html(report: ComplianceReport) -> str:
     }.get(c.kind.value, c.kind.value)
     groups = "".join(group_html(g, report, i) for i, g in enumerate(report.groups))
     if not report.groups:
-        groups = "<p>Nothing was recorded for this cycle: no run, health signal, notice, VM result or alert.</p>"
+        groups = _empty(report)
     notes = "".join(f"<li>{esc(n)}</li>" for n in report.notes)
     notes_html = f'<ul class="notes">{notes}</ul>' if notes else ""
     title = f"Patch compliance {c.id}"
@@ -925,7 +985,7 @@ def render_html(report: ComplianceReport) -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>{esc(title)} <small style='font-size:16px;font-weight:normal'>— {esc(kind)}</small></h1>"
+        f"<header>{_nav(links)}<h1>{esc(title)} <small style='font-size:16px;font-weight:normal'>— {esc(kind)}</small></h1>"
         '<p class="sub">All times are <b>UTC</b>. '
         f"Patch Tuesday release <b>{esc(fmt(c.release_utc))}</b> · "
         f"install deadline <b>{esc(fmt(c.install_deadline_utc))}</b> · "
@@ -935,7 +995,9 @@ def render_html(report: ComplianceReport) -> str:
         f'<div class="legend"><h2>How to read the timelines</h2>{legend_svg()}</div>'
         f"{overview_html(report)}{groups}"
         "<footer>Patch Watch compliance report · built from the outcome store, the patch cycle's store and the "
-        "alert store · every time in UTC · resource groups needing attention come first.</footer>"
+        "alert store · every time in UTC · resource groups needing attention come first."
+        + (f" Generated at <time>{esc(fmt(links.generated_at))}</time>." if links else "")
+        + "</footer>"
         "</body></html>\n"
     )
 

@@ -13,6 +13,7 @@ maintenance happens 17:00-08:00 local every day.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,13 +109,19 @@ def describe_configuration(name: str) -> SqlWindowConfiguration:
     return SqlWindowConfiguration(canonical, region, kind, "weekday" if m.group("slot") == "1" else "weekend")
 
 
-def catalog_schedule(name: str, region: str | None = None) -> MaintenanceSchedule:
+def catalog_schedule(
+    name: str, region: str | None = None, zones: Mapping[str, str] | None = None
+) -> MaintenanceSchedule:
     """The built-in schedule of a SQL configuration. ``SQL_Default`` needs ``region``
-    (the resource's), since it is local to wherever the resource lives."""
+    (the resource's), since it is local to wherever the resource lives: the catalog's zone,
+    else ``zones`` (ARM name -> IANA zone of every region, from Azure's region metadata)."""
     cfg = describe_configuration(name)
     reg = cfg.region
     if reg is None:
         reg = find_region(region or "")
+        zone = (zones or {}).get(re.sub(r"[\s_-]", "", region or "").lower())
+        if reg is None and zone:
+            return MaintenanceSchedule.from_config("Day", f"{_ANCHOR} 17:00", "15:00", zone)
         if reg is None:
             raise ScheduleError(
                 f"{DEFAULT_CONFIGURATION} is local to the resource's region: name one of the catalog's regions"
@@ -149,13 +156,24 @@ def schedule_from_public_configuration(properties: Mapping[str, object]) -> Main
 # -- eligibility -----------------------------------------------------------------------
 
 
+#: Service objectives that cannot choose a window, ``*`` a wildcard. The SQL maintenance-window
+#: document ("Maintenance window", learn.microsoft.com/azure/azure-sql/database/maintenance-window,
+#: "Limitations"): DTU Basic, S0 and S1; older revisions also Hyperscale (``HS_*``).
+DEFAULT_EXCLUDED_SERVICE_OBJECTIVES = ("Basic", "S0", "S1", "HS_*")
+#: Hardware that cannot choose a window: DC-series and Fsv2 (current document), Gen4 and
+#: M-series (older revisions). The family is the service objective's middle part
+#: (``GP_Gen4_2`` -> Gen4, ``BC_M_8`` -> M, ``GP_DC_2`` -> DC).
+DEFAULT_EXCLUDED_HARDWARE = ("DC", "Fsv2", "Gen4", "M")
+
+
 @dataclass(frozen=True)
 class EligibilityPolicy:
     """What cannot choose a window. The documented exclusions have changed between
-    revisions, so every list is configurable."""
+    revisions, so the lists are settings (SQL_EXCLUDED_SERVICE_OBJECTIVES, SQL_EXCLUDED_HARDWARE);
+    Hyperscale elastic pools and managed instances in an instance pool never can."""
 
-    excluded_service_objectives: frozenset[str] = frozenset({"basic", "s0", "s1"})
-    excluded_hardware: frozenset[str] = frozenset({"dc", "fsv2"})
+    excluded_service_objectives: frozenset[str] = frozenset(s.lower() for s in DEFAULT_EXCLUDED_SERVICE_OBJECTIVES)
+    excluded_hardware: frozenset[str] = frozenset(h.lower() for h in DEFAULT_EXCLUDED_HARDWARE)
     excluded_editions: frozenset[str] = frozenset()
     hyperscale_elastic_pools_excluded: bool = True
 
@@ -168,6 +186,16 @@ class SqlResource:
     edition: str = ""  # "Standard", "Hyperscale", "GeneralPurpose"
     hardware_family: str = ""  # "Gen5", "DC", "Fsv2"
     in_instance_pool: bool = False
+
+
+def sql_resource_kind(resource_id: str) -> str:
+    """``database``, ``elastic_pool`` or ``managed_instance`` from an ARM id."""
+    low = resource_id.lower()
+    if "/microsoft.sql/managedinstances/" in low:
+        return "managed_instance"
+    if "/elasticpools/" in low:
+        return "elastic_pool"
+    return "database"
 
 
 @dataclass(frozen=True)
@@ -195,12 +223,12 @@ def check_eligibility(resource: SqlResource, policy: EligibilityPolicy | None = 
     elif kind != "managed_instance" and not region.databases:
         reasons.append(f"{region.display_name} offers window choice to managed instances only")
     slo = resource.service_objective.strip().lower()
-    if slo and slo in _norm(policy.excluded_service_objectives):
+    if slo and any(fnmatch.fnmatchcase(slo, pattern) for pattern in _norm(policy.excluded_service_objectives)):
         reasons.append(f"service objective {resource.service_objective} cannot choose a window")
     hw = resource.hardware_family.strip().lower()
     if not hw and slo:
-        parts = slo.split("_")  # GP_DC_2, BC_Fsv2_8, GP_Gen5_2
-        hw = parts[1] if len(parts) >= 3 else ""
+        parts = slo.split("_")  # GP_DC_2, BC_Fsv2_8, GP_Gen5_2, GP_S_Gen5_1 (serverless), BC_M_8
+        hw = parts[-2] if len(parts) >= 3 else ""
     if hw and hw in _norm(policy.excluded_hardware):
         reasons.append(f"hardware {hw.upper() if len(hw) <= 2 else hw.capitalize()} cannot choose a window")
     edition = resource.edition.strip().lower()

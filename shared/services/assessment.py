@@ -42,8 +42,9 @@ from typing import Any
 
 from shared.domain.assessment import VmState, parse_assessment, parse_install, parse_installation_summary
 from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_for_month
+from shared.domain.configuration import CONFIGURATION_KINDS, configuration_findings, reconcile_configuration
 from shared.domain.cycle_state import InstallPlan, RemediationBudget, install_plan
-from shared.domain.fleet import ResourceId, Vm, vm_key
+from shared.domain.fleet import HOTPATCH_UNSUPPORTED_CLOUDS, ResourceId, Vm, vm_key
 from shared.domain.hotpatch import (
     ASSESSMENT_KINDS,
     Finding,
@@ -129,7 +130,11 @@ class CyclePolicy:
         policy = cls(
             calendar=cfg.calendar,
             scope=FleetScope(
-                tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])), tuple(cfg["TARGET_RESOURCE_GROUPS"]), cfg["TARGET_TAG"]
+                tuple(sorted(cfg["TARGET_SUBSCRIPTION_IDS"])),
+                tuple(cfg["TARGET_RESOURCE_GROUPS"]),
+                cfg["TARGET_TAG"],
+                cfg["HOTPATCH_IMAGES"],
+                cfg["AZURE_CLOUD"] not in HOTPATCH_UNSUPPORTED_CLOUDS,
             ),
             reassess_every=timedelta(days=cfg["REASSESS_EVERY_DAYS"]),
             remediate=cfg["REMEDIATE_AFTER_DEADLINE"],
@@ -152,6 +157,9 @@ class Deps:
     arm: ArmPort
     queue: QueuePort
     policy: CyclePolicy
+    #: The cached Update Manager assignments (static and dynamic scopes):
+    #: ``scope_assignments() -> {machine id lower: [(configuration id, dynamic scope or "")]}``.
+    placements: Any = None
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -235,6 +243,7 @@ class FanOut:
     queued: int
     not_assessable: int
     enqueued: int
+    not_handled: int = 0
 
 
 def _send_all(queue: QueuePort, messages: list[tuple[dict[str, Any], float]], workers: int = 8) -> list[str]:
@@ -276,6 +285,7 @@ def fan_out(
     existing = {r["RowKey"]: r for r in deps.store.vm_rows(scope)}
     plan: list[tuple[Vm, dict[str, Any] | None]] = []  # (vm, entity to write or None)
     not_assessable: list[Vm] = []
+    not_handled = 0
     roster = 0
     for vm in vms:
         roster += 1
@@ -285,7 +295,13 @@ def fan_out(
             if row.get("State") == VmState.QUEUED.value and int(row.get("Round", -1)) == round_:
                 plan.append((vm, None))
             continue
-        state = VmState.QUEUED if vm.assessable else VmState.NOT_ASSESSABLE
+        if not vm.handled:
+            state, reason = VmState.NOT_HANDLED, f"not handled: {vm.resource_type or 'unknown type'}"
+            not_handled += 1
+        elif vm.assessable:
+            state, reason = VmState.QUEUED, ""
+        else:
+            state, reason = VmState.NOT_ASSESSABLE, f"not assessable: {vm.power_state}"
         entity = {
             "PartitionKey": scope,
             "RowKey": rk,
@@ -296,7 +312,7 @@ def fan_out(
             "RunId": run_id,
             "Round": round_,
             "State": state.value,
-            "Reason": "" if vm.assessable else f"not assessable: {vm.power_state}",
+            "Reason": reason,
             "PowerState": vm.power_state,
             "Attempts": 0,
             "Deferrals": 0,
@@ -304,10 +320,10 @@ def fan_out(
             "Token": "",
             "QueuedUtc": utc_text(now),
             "UpdatedUtc": utc_text(now),
-            "FinishedUtc": "" if vm.assessable else utc_text(now),
+            "FinishedUtc": "" if state is VmState.QUEUED else utc_text(now),
         }
         plan.append((vm, entity))
-        if not vm.assessable:
+        if state is VmState.NOT_ASSESSABLE:
             not_assessable.append(vm)
     budgets: dict[str, tuple[float, float]] = {}
     position: Counter[str] = Counter()
@@ -317,7 +333,7 @@ def fan_out(
         deps.store.batch_upsert(VMS, [e for _, e in chunk if e is not None])
         messages = []
         for vm, _ in chunk:
-            if not vm.assessable:
+            if not vm.handled or not vm.assessable:
                 continue
             sub = vm.subscription_id.lower()
             if sub not in budgets:
@@ -330,6 +346,8 @@ def fan_out(
             messages.append((body, max(0.0, due - (clock() - t0))))
         _send_all(deps.queue, messages)
         sent += len(messages)
+    if scope == cycle_id and not run_id:
+        settle_configuration(deps, deps.policy.cycle(cycle_id), [vm for vm, _ in plan], now)
     if not_assessable:
         cycle = deps.policy.cycle(cycle_id)
         _settle_findings(
@@ -338,10 +356,34 @@ def fan_out(
             [(vm, [not_assessable_finding(vm, vm.power_state, cycle, now, run_id=run_id)]) for vm in not_assessable],
             now,
         )
-    return FanOut(scope, round_, roster, sent, len(not_assessable), sent)
+    return FanOut(scope, round_, roster, sent, len(not_assessable), sent, not_handled)
 
 
 # -- findings --------------------------------------------------------------------------------------
+
+
+def with_assignments(deps: Deps, vms: Iterable[Vm]) -> list[Vm]:
+    """Each machine with the configurations assigned to it (directly or through a dynamic scope),
+    as the schedule cache knows them; unchanged when there is no cache."""
+    vms = list(vms)
+    if deps.placements is None:
+        return vms
+    placed = deps.placements.scope_assignments()
+    out = []
+    for vm in vms:
+        found = placed.get(vm.id.lower(), [])
+        assigned = tuple(sorted({cfg for cfg, _ in found}, key=str.lower))
+        out.append(replace(vm, assignments=assigned, scopes=tuple(sorted({v for _, v in found if v}))))
+    return out
+
+
+def settle_configuration(deps: Deps, cycle: Cycle, vms: Iterable[Vm], now: datetime) -> int:
+    """Open, update or resolve each machine's ``schedule-ineffective`` finding for the cycle."""
+    changes: list[Finding] = []
+    for vm in vms:
+        previous = deps.store.findings_for(cycle.id, vm.id, CONFIGURATION_KINDS)
+        changes.extend(reconcile_configuration(previous, configuration_findings(vm, cycle, now), now))
+    return deps.store.put_findings(changes) if changes else 0
 
 
 def _settle_findings(deps: Deps, cycle: Cycle, results: list[tuple[Vm, list[Finding]]], now: datetime) -> int:

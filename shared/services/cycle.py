@@ -20,7 +20,7 @@ from typing import Any
 from shared.domain.calendar import Cycle, cycle_at, cycle_for_month, format_utc
 from shared.domain.cycle_state import CycleRecord, Step, due
 from shared.domain.fleet import Vm
-from shared.services.assessment import Deps, FanOut, fan_out, sweep, utc_text
+from shared.services.assessment import Deps, FanOut, fan_out, sweep, utc_text, with_assignments
 from shared.services.ports import ConflictError, Row
 
 CYCLES = "cycles"
@@ -68,7 +68,7 @@ def record_of(row: Row | None, cycle_id: str) -> CycleRecord | None:
 
 
 def _discover(deps: Deps) -> list[Vm]:
-    return deps.arm.discover(deps.policy.scope)
+    return with_assignments(deps, deps.arm.discover(deps.policy.scope))
 
 
 def _fan_out_round(deps: Deps, cycle: Cycle, row: Row, now: datetime, report: TickReport) -> None:
@@ -146,6 +146,8 @@ def tick(deps: Deps, now: datetime, *, owner: str | None = None) -> TickReport:
     if not deps.policy.scope.subscriptions:
         report.notes.append("TARGET_SUBSCRIPTION_IDS is empty: no fleet to assess")
         return report
+    if not deps.policy.scope.hotpatch_offered:
+        report.notes.append("hotpatch is not offered in this cloud: no machine is treated as hotpatch-enrolled")
     previous = cycle_for_month(cycle.month.previous(), deps.policy.calendar)
     for c in (previous, cycle):
         _tick_cycle(deps, c, now, owner, report)

@@ -73,6 +73,8 @@ class FleetScope:
     subscriptions: tuple[str, ...]
     resource_groups: tuple[str, ...] = ()
     tag: str = ""  # "name" or "name=value"
+    hotpatch_images: tuple[tuple[str, str, str], ...] = ()  # HOTPATCH_IMAGES; empty: the default list
+    hotpatch_offered: bool = True  # False in a cloud without hotpatch (AZURE_CLOUD=AzureUSGovernment)
 
 
 class ArmPort(Protocol):

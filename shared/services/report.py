@@ -8,14 +8,18 @@ SQL resources exist) are read when given. The report itself is built by the pure
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from shared.domain.alerts import Alert
-from shared.domain.calendar import Cycle
+from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_at, format_utc
+from shared.domain.outcomes import StoreUnavailableError
 from shared.domain.report import MARGIN, ComplianceReport, ReportInputs, SqlResource, VmResult, build_report
+from shared.domain.report_html import PageLinks, render_html
 
 #: Health signals this long before the timeline starts are read too, so a spell that began
 #: before the cycle shows with its real start.
@@ -107,3 +111,71 @@ def compliance_report(
             rejected=rejected,
         )
     )
+
+
+#: The served page loads nothing from anywhere: no script, font or image beyond inline CSS/SVG.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'",
+}
+FORMATS = ("html", "json")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``GET /api/report`` answers: the handler turns it into an HTTP response."""
+
+    status: int
+    content_type: str
+    body: str
+    headers: Mapping[str, str]
+
+
+def _error(status: int, message: str, **headers: str) -> Answer:
+    return Answer(status, "application/json", json.dumps({"error": message}), {**PAGE_HEADERS, **headers})
+
+
+def _href(month: YearMonth, params: Mapping[str, str]) -> str:
+    """A relative link to another cycle that keeps the page's format and, when the caller
+    authenticated with ``?code=``, the function key (a browser cannot send it otherwise)."""
+    query = {"cycle": str(month)}
+    for name in ("format", "code"):
+        if params.get(name):
+            query[name] = params[name]
+    return "?" + urlencode(query)
+
+
+def report_answer(
+    params: Mapping[str, str],
+    now: datetime,
+    policy: CalendarPolicy,
+    load: Callable[[YearMonth], ComplianceReport],
+) -> Answer:
+    """The report of ``?cycle=YYYY-MM`` (default: the cycle in force at ``now``) as a page
+    (``format=html``, the default) or the CLI's JSON contract (``format=json``), with the
+    neighbouring cycles and the generation instant. 400 names a bad parameter; 503 says the
+    store could not be read (a transient fault: try again)."""
+    fmt_ = (params.get("format") or "html").lower()
+    if fmt_ not in FORMATS:
+        return _error(400, f"format: expected one of {', '.join(FORMATS)}, got {params.get('format')!r}")
+    text = params.get("cycle") or ""
+    try:
+        month = YearMonth.parse(text) if text else cycle_at(now, policy).month
+    except ValueError as exc:
+        return _error(400, f"cycle: {exc}")
+    try:
+        report = load(month)
+    except StoreUnavailableError as exc:
+        return _error(503, f"the outcome store cannot be read: {exc}", **{"Retry-After": "30"})
+    previous, following = month.previous(), month.next()
+    if fmt_ == "json":
+        body = {
+            **report.to_json(),
+            "generated_at": format_utc(now),
+            "previous_cycle": str(previous),
+            "next_cycle": str(following),
+        }
+        return Answer(200, "application/json", json.dumps(body), PAGE_HEADERS)
+    links = PageLinks(_href(previous, params), _href(following, params), str(previous), str(following), now)
+    return Answer(200, "text/html", render_html(report, links), PAGE_HEADERS)

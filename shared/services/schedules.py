@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.adapters.schedules import Assignment, ConfigurationWindow, ScheduleCache, SqlResourceRef
+from shared.domain.scope import DynamicScope
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,10 @@ class ScheduleSource(Protocol):
 
     def assignments(self, subscription: str) -> list[Assignment]: ...
 
+    def scope_members(self, scope: DynamicScope) -> list[str]: ...
+
+    def region_zones(self, subscription: str) -> dict[str, str]: ...
+
     def sql_resources(self, subscription: str) -> list[SqlResourceRef]: ...
 
 
@@ -32,6 +37,9 @@ class RefreshReport:
     configurations: int = 0
     sql_resources: int = 0
     assignments: int = 0
+    dynamic_scopes: int = 0
+    scoped_machines: int = 0
+    regions: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -55,6 +63,7 @@ def refresh_schedules(
     wanted: dict[str, str] = {w.lower(): w for w in watched_ids}
     for cid in also:
         wanted.setdefault(cid.lower(), cid)
+    subscriptions = list(subscriptions)
     for sub in subscriptions:
         try:
             assignments = source.assignments(sub)
@@ -64,6 +73,21 @@ def refresh_schedules(
                 wanted.setdefault(a.configuration_id.lower(), a.configuration_id)
         except Exception as exc:  # a subscription we may not read: say so, carry on
             report.errors.append(f"assignments of {sub}: {_error_text(exc)}")
+            assignments = []
+        for a in assignments:
+            if a.scope is None:
+                continue
+            report.dynamic_scopes += 1
+            for note in a.scope.notes:
+                log.info("dynamic scope %s: %s", a.scope.assignment_id, note)
+            try:  # a dynamic scope: its machines, as Resource Graph selects them now
+                members = source.scope_members(a.scope)
+            except Exception as exc:
+                report.errors.append(f"dynamic scope {a.scope.assignment_id}: {_error_text(exc)}")
+                continue
+            cache.put_assignments([Assignment(m, a.configuration_id, via=a.scope.assignment_id) for m in members], now)
+            cache.prune_scope_members(a.scope.assignment_id, members)
+            report.scoped_machines += len(members)
         try:
             refs = source.sql_resources(sub)
             cache.put_sql_resources(refs, now)
@@ -73,6 +97,15 @@ def refresh_schedules(
                     wanted.setdefault(r.configuration_id.lower(), r.configuration_id)
         except Exception as exc:
             report.errors.append(f"SQL resources of {sub}: {_error_text(exc)}")
+    for sub in subscriptions:  # every region's time zone, for SQL_Default: one subscription's list is enough
+        try:
+            zones = source.region_zones(sub)
+        except Exception as exc:
+            report.errors.append(f"regions of {sub}: {_error_text(exc)}")
+            continue
+        cache.put_region_zones(zones, now)
+        report.regions = len(zones)
+        break
     watched_lower = {w.lower() for w in watched_ids}
     for cid in sorted(wanted.values()):
         is_watched = cid.lower() in watched_lower

@@ -47,6 +47,7 @@ from shared.domain.alerts import (
     mentions_reboot,
 )
 from shared.domain.calendar import cycle_at
+from shared.domain.fleet import MachineKind, machine_kind
 from shared.domain.outcomes import notice_resources
 from shared.services.schedules import ScheduleSource, refresh_schedules
 
@@ -239,7 +240,10 @@ def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogR
     )
     if deps.heartbeats is not None:
         acts = [a for a in maintenance_activities(runs, (), now) if a.end >= now - HEARTBEAT_HORIZON]
-        vm_ids = sorted({a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()})
+        vm_ids = sorted(  # Azure VMs and Arc-enabled servers send heartbeats under their own ids
+            {a.resource_id.lower() for a in acts if "/microsoft.compute/" in a.resource_id.lower()}
+            | {a.resource_id.lower() for a in acts if machine_kind(a.resource_id) is MachineKind.ARC}
+        )
         if vm_ids:
             start = min(a.start for a in acts) - timedelta(days=1)
             try:

@@ -134,17 +134,22 @@ def test_usage_errors_exit_2_with_a_message(env: dict[str, str], args: list[str]
     assert message in done.stderr
 
 
-def test_demo_starts_its_own_azurite_when_none_answers_and_shows_the_month() -> None:
+def test_demo_starts_its_own_azurite_when_none_answers_and_shows_the_month(tmp_path: Path) -> None:
     done = cli(
-        "demo", env={"AzureWebJobsStorage": closed_store(), "ALLOWED_SUBSCRIPTION_IDS": "", "OUTCOMES_STORAGE": ""}
+        "demo",
+        "--data",
+        str(tmp_path / "azurite"),
+        env={"AzureWebJobsStorage": closed_store(), "ALLOWED_SUBSCRIPTION_IDS": "", "OUTCOMES_STORAGE": ""},
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "starting Azurite in memory" in out
+    assert "starting Azurite on" in out and f"data in {tmp_path / 'azurite'}" in out
+    assert (tmp_path / "azurite" / "__azurite_db_table__.json").is_file()  # the data outlives the demo
     for heading in ("== Maintenance runs ==", "== Resource health ==", "== SQL maintenance notices", "== Rejected"):
         assert heading in out
     runs = out.split("== Maintenance runs ==")[1].split("== Resource health ==")[0]
-    assert "2026-10: 6 run(s)" in runs
+    # the bundled month's 6 runs and the alerting world's one, loaded before anything is shown
+    assert "2026-10: 7 run(s)" in runs
     assert "mc-eus-sqlhosts-pt4  failed" in runs
     assert "scheduled" in runs and "NO" in runs  # the run whose post event has not come
     assert "vm-sqlvm-02: Unavailable since 10-18 02:37" in out

@@ -90,8 +90,13 @@ def test_refresh_reads_arm_caches_and_expands_windows(
         datetime(2026, 4, 20, 12, tzinfo=UTC), datetime(2026, 4, 21, 12, tzinfo=UTC)
     )
     assert default.start_local.hour == 17 and default.time_zone == "America/New_York"
-    # not readable from ARM here: the built-in catalog's weekend window for Japan East
-    assert windows["mi-jp"].configuration == "SQL_JapanEast_MI_2"
+    # the published managed instance sits in an instance pool: it cannot choose a window, whatever
+    # configuration it names, so it is judged against SQL_Default in Japan East's local time
+    assert windows["mi-jp"].configuration == "SQL_Default"
+    (mi,) = windows["mi-jp"].schedule.windows_between(
+        datetime(2026, 4, 20, 12, tzinfo=UTC), datetime(2026, 4, 21, 12, tzinfo=UTC)
+    )
+    assert (mi.time_zone, mi.start_local.hour) == ("Asia/Tokyo", 17)
 
 
 def test_a_later_refresh_keeps_when_watching_began_and_the_claim_is_taken_once(
@@ -118,3 +123,30 @@ def test_unwatched_configuration_is_known_but_not_watched(
     refresh_schedules(reader, cache, watched=[], subscriptions=[SUB], now=NOW)
     cached = cache.load([])
     assert cached.watched == [] and CFG.lower() in cached.configurations
+
+
+def test_sql_default_is_judged_in_every_region_from_azures_region_metadata(
+    arm: ScheduleArm, storage_connection: str, unique_prefix: str
+) -> None:
+    r = arm.routes
+    r.add_region("italynorth", "Italy North", "45.46888", "9.18109")  # Milan: not in the 24-region catalog
+    r.add_region("newzealandnorth", "New Zealand North", "-36.84853", "174.76349")  # Auckland
+    italy = r.add_database(SUB, "rg-data", "sql-it", "ordini", location="italynorth", configuration="SQL_Default")
+    nz = r.add_database(SUB, "rg-data", "sql-nz", "orders", location="newzealandnorth", configuration="SQL_Default")
+    nowhere = r.add_database(SUB, "rg-data", "sql-x", "x", location="marsnorth", configuration="SQL_Default")
+    reader = ScheduleReader(StaticTokenCredential(), arm.url)
+    cache = ScheduleCache(StorageTarget(connection_string=storage_connection), unique_prefix)
+    report = refresh_schedules(reader, cache, watched=[CFG], subscriptions=[SUB], now=NOW)
+    assert report.regions == 4  # the published East US and East US 2, and the two added
+    zones = cache.region_zones()
+    assert (zones["eastus"], zones["eastus2"]) == ("America/New_York", "America/New_York")
+    windows = cache.load([CFG]).sql_windows
+    (it,) = windows[italy.lower()].schedule.windows_between(
+        datetime(2026, 4, 20, 12, tzinfo=UTC), datetime(2026, 4, 21, 12, tzinfo=UTC)
+    )
+    assert (it.time_zone, it.start_local.hour, it.start_utc.hour, it.end_local.hour) == ("Europe/Rome", 17, 15, 8)
+    (auck,) = windows[nz.lower()].schedule.windows_between(
+        datetime(2026, 4, 20, 0, tzinfo=UTC), datetime(2026, 4, 21, 0, tzinfo=UTC)
+    )
+    assert (auck.time_zone, auck.start_utc.hour) == ("Pacific/Auckland", 5)  # 17:00 NZST = 05:00 UTC
+    assert nowhere.lower() not in windows  # no such region: not judged against a guessed zone

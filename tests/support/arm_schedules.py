@@ -9,6 +9,8 @@ Bodies are the published REST examples (``tests/fixtures/published/arm/maintenan
 - ``GET /subscriptions/{sub}/providers/Microsoft.Sql/servers``
 - ``GET .../providers/Microsoft.Sql/servers/{server}/databases``
 - ``GET /subscriptions/{sub}/providers/Microsoft.Sql/managedInstances``
+- ``GET /subscriptions/{sub}/locations``: the published GetLocations example (East US, East US 2)
+  and the regions added with ``add_region`` (the example's shape, our coordinates)
 
 :class:`ScheduleRoutes` answers these (or None for anything else), so it can serve alone
 (:class:`ScheduleArm`) or in front of another loopback ARM.
@@ -41,6 +43,7 @@ _DBS = re.compile(
     r"^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/microsoft\.sql/servers/([^/]+)/databases$", _I
 )
 _MIS = re.compile(r"^/subscriptions/([^/]+)/providers/microsoft\.sql/managedinstances$", _I)
+_LOCATIONS = re.compile(r"^/subscriptions/([^/]+)/locations$", _I)
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -63,6 +66,9 @@ class ScheduleRoutes:
         self.databases: dict[str, list[dict[str, Any]]] = {}  # lower-case server id -> bodies
         self.managed_instances: dict[str, list[dict[str, Any]]] = {}
         self.forbidden: set[str] = set()  # lower-case paths answered with 403
+        self.regions: list[dict[str, Any]] = list(
+            published("arm/resources/GetLocations.json")["responses"]["200"]["body"]["value"]
+        )
         self.hits: list[str] = []
 
     # -- building the world --------------------------------------------------------------
@@ -120,6 +126,37 @@ class ScheduleRoutes:
             }
         )
 
+    def assign_dynamic(
+        self,
+        subscription: str,
+        name: str,
+        configuration_id: str,
+        filter_: dict[str, Any] | None = None,
+        *,
+        resource_group: str = "",
+    ) -> str:
+        """A dynamic scope: the published subscription-level assignment (or the resource-group one)
+        with its ``filter`` replaced when given; listed with the subscription's assignments."""
+        example = "arm/maintenance/ConfigurationAssignmentsForSubscriptions_CreateOrUpdate.json"
+        body = copy.deepcopy(published(example)["responses"]["200"]["body"])
+        scope = f"/subscriptions/{subscription}" + (f"/resourcegroups/{resource_group}" if resource_group else "")
+        body.update(id=f"{scope}/providers/Microsoft.Maintenance/configurationAssignments/{name}", name=name)
+        props = body["properties"]
+        props.update(maintenanceConfigurationId=configuration_id, resourceId=scope)
+        if filter_ is not None:
+            props["filter"] = filter_
+        self.assignments.setdefault(subscription.lower(), []).append(body)
+        return str(body["id"])
+
+    def add_region(self, name: str, display: str, latitude: str, longitude: str) -> None:
+        """A region shaped as the published GetLocations entries, at the given coordinates."""
+        body = copy.deepcopy(self.regions[0])
+        body.update(id=body["id"].rsplit("/", 1)[0] + "/" + name, name=name, displayName=display,
+                    regionalDisplayName=display)  # fmt: skip
+        body["metadata"].update(latitude=latitude, longitude=longitude, pairedRegion=[])
+        body.pop("availabilityZoneMappings", None)
+        self.regions.append(body)
+
     def add_database(
         self, subscription: str, group: str, server: str, name: str, *, location: str, configuration: str
     ) -> str:
@@ -160,7 +197,7 @@ class ScheduleRoutes:
 
     def route(self, request: Request) -> Response | None:
         path = request.path.rstrip("/")
-        matchers = (_UM, _PUBLIC, _ASSIGN, _SERVERS, _DBS, _MIS)
+        matchers = (_UM, _PUBLIC, _ASSIGN, _SERVERS, _DBS, _MIS, _LOCATIONS)
         if request.method != "GET" or not any(m.match(path) for m in matchers):
             return None
         if not request.headers.get("Authorization", "").startswith("Bearer "):
@@ -186,6 +223,8 @@ class ScheduleRoutes:
                 return _json({"value": self.databases.get(server_id, [])})
             if m := _MIS.match(path):
                 return _json({"value": self.managed_instances.get(m.group(1).lower(), [])})
+            if _LOCATIONS.match(path):
+                return _json({"value": self.regions})
         return None
 
 

@@ -6,6 +6,12 @@ as response bodies, varied per VM:
 
 - ``GET .../virtualMachines/{vm}`` (``$expand=instanceView``) and ``.../instanceView``:
   power state, patch settings, image, the last assessment summary;
+- Arc-enabled servers (``SimVm(kind="arc")``): ``GET .../Microsoft.HybridCompute/machines/{name}``
+  and its own ``assessPatches`` / ``installPatches`` (``arm/hybridcompute`` examples); scale
+  sets (``kind="vmss"``) exist in Resource Graph and in runs only. A request to
+  ``Microsoft.Compute/virtualMachines/<name>`` naming a machine that is not an Azure VM is a
+  *violation*: it is answered 404 as ARM would, recorded, and fails the test when the
+  simulator's ``with`` block ends;
 - ``POST .../assessPatches`` and ``.../installPatches`` as long-running operations:
   ``202`` + ``Location`` + ``Retry-After``; polling the location answers ``202`` until
   the operation's configured duration has passed, then ``200`` with the result;
@@ -50,6 +56,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.support.arm_schedules import ScheduleRoutes
 from tests.support.fixtures import published
 from tests.support.loopback import LoopbackHttps
 
@@ -60,8 +67,14 @@ _VM_PATH = re.compile(
     r"virtualMachines/(?P<vm>[^/]+)(?P<rest>/.*)?$",
     re.IGNORECASE,
 )
+_ARC_PATH = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.HybridCompute/"
+    r"machines/(?P<vm>[^/]+)(?P<rest>/.*)?$",
+    re.IGNORECASE,
+)
 _OP_PATH = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)$",
+    r"^/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.(?:Compute|HybridCompute)/locations/(?P<loc>[^/]+)/"
+    r"(?:operations|operationResults)/(?P<op>[^/]+)$",
     re.IGNORECASE,
 )
 _SUB_IN_PATH = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
@@ -123,13 +136,18 @@ class SimVm:
     install_error: dict[str, Any] | None = None  # makes installations end "Failed", nothing installed
     last_installation: dict[str, Any] | None = None  # the instance view's lastPatchInstallationSummary
     exists: bool = True
+    kind: str = "vm"  # vm (Azure VM) | arc (Arc-enabled server) | vmss (a scale set: no patch API served)
+    assessment_mode: str = "AutomaticByPlatform"
+    bypass_platform_safety_checks: bool | None = None  # automaticByPlatformSettings, when set
 
     @property
     def id(self) -> str:
-        return (
-            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Compute/virtualMachines/{self.name}"
-        )
+        provider = {
+            "vm": "Microsoft.Compute/virtualMachines",
+            "arc": "Microsoft.HybridCompute/machines",
+            "vmss": "Microsoft.Compute/virtualMachineScaleSets",
+        }[self.kind]
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/{provider}/{self.name}"
 
 
 def default_patches(index: int) -> list[SimPatch]:
@@ -309,6 +327,8 @@ class ArmSimulator:
         self.max_in_flight: Counter[str] = Counter()
         self.install_requests: list[dict[str, Any]] = []
         self.cancel_requests: list[str] = []
+        self.schedules = ScheduleRoutes()  # maintenance configurations, assignments (dynamic scopes), SQL
+        self.violations: list[str] = []  # requests for non-VM machines at Microsoft.Compute/virtualMachines
         self.server = _KeepAliveLoopback(self._handle)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request is noise
         self._ops = itertools.count(1)
@@ -318,6 +338,9 @@ class ArmSimulator:
         self._fixture_vm = published(
             "arm/compute/VirtualMachine_Create_WindowsVmWithPatchSettingModeOfAutomaticByPlatformAndEnableHotPatchingTrue.json"
         )
+        self._fixture_arc = published("arm/hybridcompute/Machines_Get.json")
+        self._fixture_arc_assess = published("arm/hybridcompute/Machine_AssessPatches.json")
+        self._fixture_arc_install = published("arm/hybridcompute/Machine_InstallPatches.json")
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -330,6 +353,11 @@ class ArmSimulator:
     def __exit__(self, *exc: object) -> None:
         self._trust.__exit__(None, None, None)
         self.server.stop()
+        if self.violations and exc[0] is None:
+            raise AssertionError(
+                "requests reached Microsoft.Compute/virtualMachines for machines that are not Azure VMs: "
+                + "; ".join(self.violations)
+            )
 
     @property
     def url(self) -> str:
@@ -479,6 +507,9 @@ class ArmSimulator:
 
     def _route(self, request: Request, sub: str) -> Response:
         path, method = request.path, request.method
+        served = self.schedules.route(request)
+        if served is not None:
+            return served
         low = path.lower()
         if low == "/providers/microsoft.resourcegraph/resources" and method == "POST":
             return self._graph(request.get_json(force=True))
@@ -487,10 +518,27 @@ class ArmSimulator:
         m = _OP_PATH.match(path)
         if m and method == "GET":
             return self._poll(m.group("op"))
+        m = _ARC_PATH.match(path)
+        if m:
+            vm = self.vms.get(path[: len(path) - len(m.group("rest") or "")].lower())
+            if vm is None or not vm.exists or vm.kind != "arc":
+                raise KeyError(path)
+            rest = (m.group("rest") or "").lower()
+            if method == "GET" and rest == "":
+                return self._json(self._arc_body(vm))
+            if method == "POST" and rest == "/assesspatches":
+                return self._start(vm, "assess", {})
+            if method == "POST" and rest == "/installpatches":
+                return self._start(vm, "install", request.get_json(force=True) or {})
         m = _VM_PATH.match(path)
         if m:
             vm = self.vms.get(f"/subscriptions/{m['sub']}/resourceGroups/{m['rg']}/providers/Microsoft.Compute/"
                               f"virtualMachines/{m['vm']}".lower())  # fmt: skip
+            if vm is None:
+                others = [v.id for v in self.vms.values() if v.kind != "vm" and v.name.lower() == m["vm"].lower()]
+                if others:
+                    with self._lock:
+                        self.violations.append(f"{method} {path} (that name is {', '.join(others)})")
             if vm is None or not vm.exists:
                 raise KeyError(path)
             rest = (m.group("rest") or "").lower()
@@ -545,12 +593,18 @@ class ArmSimulator:
             props["osProfile"]["windowsConfiguration"]["patchSettings"] = {
                 "patchMode": vm.patch_mode,
                 "enableHotpatching": vm.hotpatch,
-                "assessmentMode": "AutomaticByPlatform",
+                "assessmentMode": vm.assessment_mode,
             }
         else:
             props["osProfile"].pop("windowsConfiguration", None)
             props["osProfile"]["linuxConfiguration"] = {
-                "patchSettings": {"patchMode": vm.patch_mode, "assessmentMode": "AutomaticByPlatform"}
+                "patchSettings": {"patchMode": vm.patch_mode, "assessmentMode": vm.assessment_mode}
+            }
+        if vm.bypass_platform_safety_checks is not None:
+            config = "windowsConfiguration" if vm.os_type == "Windows" else "linuxConfiguration"
+            props["osProfile"][config]["patchSettings"]["automaticByPlatformSettings"] = {
+                "rebootSetting": "IfRequired",
+                "bypassPlatformSafetyChecksOnUserSchedule": vm.bypass_platform_safety_checks,
             }
         if expand:
             props["instanceView"] = self._instance_view(vm)
@@ -568,6 +622,34 @@ class ArmSimulator:
             "instanceView": {"powerState": {"code": f"PowerState/{vm.power_state}", "level": "Info"}}
         }
         return doc
+
+    def _arc_body(self, vm: SimVm) -> dict[str, Any]:
+        """An Arc-enabled server, from the published Machines_Get example."""
+        body = copy.deepcopy(self._fixture_arc["responses"]["200"]["body"])
+        body.update(id=vm.id, name=vm.name, location=vm.location, tags=dict(vm.tags))
+        props = body["properties"]
+        status = {"running": "Connected"}.get(vm.power_state, vm.power_state.capitalize())
+        props.update(status=status, osType=vm.os_type.lower(), osSku=vm.image[2], displayName=vm.name)
+        settings = {"assessmentMode": vm.assessment_mode, "patchMode": vm.patch_mode}
+        if vm.os_type == "Windows":
+            props["osProfile"]["windowsConfiguration"]["patchSettings"].update(settings, enableHotpatching=vm.hotpatch)
+            props["osProfile"].pop("linuxConfiguration", None)
+        else:
+            props["osProfile"]["linuxConfiguration"]["patchSettings"].update(settings)
+            props["osProfile"].pop("windowsConfiguration", None)
+        return body
+
+    def _graph_doc(self, vm: SimVm) -> dict[str, Any]:
+        if vm.kind == "arc":
+            doc = self._arc_body(vm)
+            doc.update(type="microsoft.hybridcompute/machines", resourceGroup=vm.resource_group.lower(),
+                       subscriptionId=vm.subscription_id)  # fmt: skip
+            return doc
+        if vm.kind == "vmss":
+            return {"id": vm.id, "name": vm.name, "type": "microsoft.compute/virtualmachinescalesets",
+                    "location": vm.location, "resourceGroup": vm.resource_group.lower(),
+                    "subscriptionId": vm.subscription_id, "tags": dict(vm.tags), "properties": {}}  # fmt: skip
+        return self._graph_vm(vm)
 
     # -- long-running operations -------------------------------------------------------------
 
@@ -589,9 +671,10 @@ class ArmSimulator:
                     "Another operation on this or dependent resource is in progress.",
                 )
             op_id = f"{next(self._ops):08d}-{uuid.uuid4()}"
+            provider, ops = ("HybridCompute", "operationResults") if vm.kind == "arc" else ("Compute", "operations")
             location = (
-                f"{self.url}/subscriptions/{vm.subscription_id}/providers/Microsoft.Compute/locations/"
-                f"{vm.location}/operations/{op_id}?monitor=true&api-version=2025-04-01"
+                f"{self.url}/subscriptions/{vm.subscription_id}/providers/Microsoft.{provider}/locations/"
+                f"{vm.location}/{ops}/{op_id}?monitor=true&api-version=2025-04-01"
             )
             delay = self.assess_seconds if kind == "assess" else self.install_seconds
             op = Operation(op_id, kind, vm, now, now + delay, location, parameters)
@@ -620,8 +703,23 @@ class ArmSimulator:
                 self.in_flight[op.kind] -= 1
         return self._json(op.result)
 
+    def _arc_assess_result(self, vm: SimVm) -> dict[str, Any]:
+        body = copy.deepcopy(self._fixture_arc_assess["responses"]["200"]["body"])
+        counts = dict.fromkeys(body["availablePatchCountByClassification"], 0)
+        for p in vm.patches:
+            key = {"Security": "security", "Critical": "critical", "Update Rollups": "updateRollup",
+                   "Definition Updates": "definition"}.get(p.classification, "updates")  # fmt: skip
+            counts[key] = counts.get(key, 0) + 1
+        body.update(assessmentActivityId=str(uuid.uuid4()), rebootPending=vm.reboot_pending, startDateTime=now_iso(),
+                    availablePatchCountByClassification=counts, osType=vm.os_type)  # fmt: skip
+        if vm.assessment_error is not None:
+            body.update(status="Failed", errorDetails=vm.assessment_error)
+        return body
+
     def _assess_result(self, op: Operation) -> dict[str, Any]:
         vm = op.vm
+        if vm.kind == "arc":
+            return self._arc_assess_result(vm)
         body = copy.deepcopy(self._fixture_assess["responses"]["200"]["body"])
         activity = str(uuid.uuid4())
         patches = [p.as_available(activity) for p in vm.patches]
@@ -678,6 +776,14 @@ class ArmSimulator:
             "startTime": now_iso(),
         }
         needs_reboot = any(p.reboot != "NeverReboots" for p in installed)
+        if vm.kind == "arc":
+            body = copy.deepcopy(self._fixture_arc_install["responses"]["200"]["body"])
+            body.update(installationActivityId=str(uuid.uuid4()), excludedPatchCount=len(excluded),
+                        notSelectedPatchCount=len(not_selected), pendingPatchCount=len(pending),
+                        installedPatchCount=len(installed), failedPatchCount=0, startDateTime=now_iso(),
+                        rebootStatus="Completed" if needs_reboot and params.get("rebootSetting") != "Never"
+                        else "NotNeeded")  # fmt: skip
+            return body
         body = copy.deepcopy(self._fixture_install["responses"]["200"]["body"])
         body.update(
             installationActivityId=str(uuid.uuid4()),
@@ -733,27 +839,30 @@ class ArmSimulator:
         )
 
     def _graph_runs(self) -> list[dict[str, Any]]:
+        """One applyUpdates record per machine of each run, shaped as the published
+        ApplyUpdatesResourceGroup_List entry (a scale set's, there) with Resource Graph's columns."""
+        example = published("arm/maintenance/ApplyUpdatesResourceGroup_List.json")["responses"]["200"]["body"]
         docs = []
         for run in self.runs.values():
             for vm_id in run.vm_ids:
                 name = run.correlation_id.rsplit("/", 1)[-1]
-                docs.append(
-                    {
-                        "id": f"{vm_id}/providers/microsoft.maintenance/applyupdates/{name}".lower(),
-                        "name": name,
-                        "type": "microsoft.maintenance/applyupdates",
-                        "subscriptionId": vm_id.split("/")[2],
-                        "resourceGroup": vm_id.split("/")[4].lower(),
-                        "properties": {
-                            "correlationId": run.correlation_id,
-                            "resourceId": vm_id,
-                            "status": run.status,
-                            "maintenanceConfigurationId": run.correlation_id.split(
-                                "/providers/microsoft.maintenance/applyupdates/"
-                            )[0],
-                        },
-                    }
+                doc = copy.deepcopy(example["value"][0])
+                doc.update(
+                    id=f"{vm_id}/providers/microsoft.maintenance/applyupdates/{name}".lower(),
+                    name=name,
+                    type="microsoft.maintenance/applyupdates",
+                    subscriptionId=vm_id.split("/")[2],
+                    resourceGroup=vm_id.split("/")[4].lower(),
                 )
+                doc["properties"].update(
+                    correlationId=run.correlation_id,
+                    resourceId=vm_id,
+                    status=run.status,
+                    maintenanceConfigurationId=run.correlation_id.split(
+                        "/providers/microsoft.maintenance/applyupdates/"
+                    )[0],
+                )
+                docs.append(doc)
         return docs
 
     # -- Resource Graph --------------------------------------------------------------------
@@ -764,7 +873,7 @@ class ArmSimulator:
         subs = {s.lower() for s in body.get("subscriptions") or []}
         table = query.strip().split("|", 1)[0].strip().lower()
         if table == "resources":
-            docs = [self._graph_vm(vm) for vm in self.vms.values() if vm.exists]
+            docs = [self._graph_doc(vm) for vm in self.vms.values() if vm.exists]
         elif table == "maintenanceresources":
             docs = self._graph_runs()
         else:
@@ -835,15 +944,54 @@ def _split_top(text: str, sep: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _outer_parens(text: str) -> bool:
+    """``(a) or (b)`` is not wrapped in one pair; ``(a or b)`` is."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return True
+
+
+def _split_or(text: str) -> list[str]:
+    """Split on `` or `` outside quotes and brackets."""
+    marked = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        marked.append(ch if depth == 0 and not quote else "\0")
+    flat = "".join(marked)
+    parts, start = [], 0
+    for m in re.finditer(r"\s+or\s+", flat):
+        parts.append(text[start : m.start()])
+        start = m.end()
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
 def _condition(doc: dict[str, Any], cond: str) -> bool:
     cond = cond.strip()
-    if " or " in cond:
-        return any(_condition(doc, c) for c in cond.split(" or "))
+    while _outer_parens(cond):
+        cond = cond[1:-1].strip()
+    alternatives = _split_or(cond)
+    if len(alternatives) > 1:
+        return any(_condition(doc, c) for c in alternatives)
     if m := re.fullmatch(r"isnotempty\((.+)\)", cond):
         return _path_value(doc, m.group(1)) not in (None, "")
     if m := re.fullmatch(r"(.+?)\s+in~\s+\((.*)\)", cond):
         values = {_literal(v).lower() for v in _split_top(m.group(2), ",")}
-        return str(_path_value(doc, m.group(1)) or "").lower() in values
+        return str(_expr(doc, m.group(1)) or "").lower() in values
     if m := re.fullmatch(r"(.+?)\s+(=~|==|has|contains)\s+(.+)", cond):
         left = _path_value(doc, re.sub(r"^tostring\((.*)\)$", r"\1", m.group(1).strip()))
         right = _literal(m.group(3))

@@ -6,7 +6,10 @@
    without error nodes, and with pycep, the parser checkov itself uses. checkov skips a
    file it cannot parse with only a debug log, so the second parse is what guarantees the
    scan below saw every file.
-2. **Scan**: checkov over ``infra/`` (Bicep framework, offline); every failed check fails
+2. **Types**: every resource type and API version, every property name written, every
+   literal where the type allows only certain values, against Bicep's published type
+   definitions (:mod:`tests.support.bicep_types`; what is and is not checked is said there).
+3. **Scan**: checkov over ``infra/`` (Bicep framework, offline); every failed check fails
    the run; skips must carry a reason in place (``//checkov:skip=CKV_...:reason``).
 
 The last line printed is one JSON object with the counts.
@@ -126,6 +129,19 @@ def main(argv: list[str]) -> int:
     if problems:
         return 1
 
+    from tests.support.bicep_types import check_file, covered
+
+    type_problems = [p for f in files for p in check_file(f, parse(f))]
+    for p in type_problems:
+        print(f"TYPE {p}")
+    resources = sum(len(parse(f).get("resources", {})) for f in files)
+    print(
+        f"types: {resources} resource declarations against {len(covered())} published resource types "
+        f"(Azure/bicep-types-az), {len(type_problems)} problems"
+    )
+    if type_problems:
+        return 1
+
     result = run_checkov(folder)
     for check in result["failed"]:
         where = f"{Path(check['file_path']).name}:{check['file_line_range'][0]}"
@@ -133,6 +149,7 @@ def main(argv: list[str]) -> int:
     summary = result["summary"]
     counts = {k: summary.get(k, 0) for k in ("passed", "failed", "skipped", "parsing_errors", "resource_count")}
     counts["files"] = len(files)
+    counts["type_problems"] = len(type_problems)
     ok = counts["failed"] == 0 and counts["parsing_errors"] == 0 and counts["resource_count"] > 0
     print(f"checkov: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
     print(json.dumps({"infra_check": "ok" if ok else "failed", **counts}))

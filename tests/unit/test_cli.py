@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -179,3 +180,30 @@ def test_module_entry_point_runs() -> None:
         timeout=60,
     )
     assert json.loads(done.stdout)["patch_tuesday"] == "2035-12-11"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_counts_on_a_terminal_and_is_silent_in_a_pipe() -> None:
+    from shared.commands import progress
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    assert list(progress(["a", "b", "c"], "replaying files", stream=terminal)) == ["a", "b", "c"]
+    assert list(progress(["a", "b", "c"], "replaying files", stream=pipe)) == ["a", "b", "c"]
+    shown = terminal.getvalue()
+    assert "\rreplaying files: 1/3" in shown and "\rreplaying files: 3/3" in shown
+    assert shown.endswith("\r")  # the line is cleared: what follows starts clean
+    assert pipe.getvalue() == ""
+
+
+def test_long_cells_wrap_instead_of_being_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.commands import print_table
+
+    message = "vm-web-03 has not taken the baseline: " + "KB5062553 " * 20
+    print_table(("kind", "message"), [("baseline-missed", message)], wrap={1: 40})
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= len("baseline-missed") + 2 + 40 for line in lines)
+    assert " ".join(line[17:].strip() for line in lines[2:]) == message.strip()

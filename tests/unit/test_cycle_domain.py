@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from shared.domain.assessment import (
 )
 from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month
 from shared.domain.cycle_state import CycleRecord, RemediationBudget, Step, due, install_plan, parse_iso_duration
-from shared.domain.fleet import Vm, expectation, vm_key
+from shared.domain.fleet import Vm, expectation, hotpatch_image, vm_key
 from shared.domain.gate import decide
 from shared.domain.hotpatch import assessment_findings, reconcile
 from shared.services.assessment import Message, MessageError
@@ -29,7 +30,11 @@ SUB = "11111111-2222-3333-4444-555555555555"
 
 
 def vm(
-    name: str = "vm1", *, hotpatch: bool = True, power: str = "running", sku: str = "2022-datacenter-azure-edition"
+    name: str = "vm1",
+    *,
+    hotpatch: bool = True,
+    power: str = "running",
+    sku: str = "2022-datacenter-azure-edition-hotpatch",
 ) -> Vm:
     return Vm(
         id=f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{name}",
@@ -40,6 +45,8 @@ def vm(
         power_state=power,
         patch_mode="AutomaticByPlatform",
         hotpatch_enabled=hotpatch,
+        image_publisher="MicrosoftWindowsServer",
+        image_offer="WindowsServer",
         image_sku=sku,
     )
 
@@ -257,7 +264,7 @@ def test_expectations_say_what_the_cycle_expects() -> None:
     assert expectation(vm(), APRIL).reboot_expected
     off = expectation(vm(power="deallocated"), MAY)
     assert not off.assess and "not assessable: deallocated" in off.summary
-    assert "not Azure Edition" in expectation(vm(sku="2019-Datacenter"), MAY).summary
+    assert "is not a hotpatch image" in expectation(vm(sku="2019-Datacenter"), MAY).summary
 
 
 @pytest.mark.parametrize(
@@ -297,3 +304,39 @@ def test_the_queue_follows_the_hosts_connection_including_the_managed_identity()
     assert target.uses_identity and target.queue_url == "https://pwstore.queue.core.windows.net"
     local = queue_target(load_settings({}), {})
     assert "127.0.0.1:10001" in local.connection_string
+
+
+@pytest.mark.parametrize(
+    ("publisher", "offer", "sku", "capable"),
+    [
+        ("MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-azure-edition-core", True),
+        ("MicrosoftWindowsServer", "WindowsServer", "2022-Datacenter-Azure-Edition-Hotpatch-smalldisk", True),
+        ("MicrosoftWindowsServer", "WindowsServer", "2025-datacenter-azure-edition", True),
+        ("MicrosoftWindowsServer", "WindowsServer", "2025-datacenter-azure-edition-core-smalldisk", True),
+        # the SKU alone is not enough: publisher and offer must match the hotpatch document's list
+        ("SomeVendor", "WindowsServer", "2022-datacenter-azure-edition-hotpatch", False),
+        ("MicrosoftWindowsServer", "WindowsServer-custom", "2025-datacenter-azure-edition", False),
+        # the 2022 Azure Edition desktop image is not a hotpatch image (its -hotpatch sibling is)
+        ("MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-azure-edition", False),
+        ("MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-g2", False),
+    ],
+)
+def test_hotpatch_eligibility_is_publisher_offer_and_sku(publisher: str, offer: str, sku: str, capable: bool) -> None:
+    machine = replace(vm(sku=sku), image_publisher=publisher, image_offer=offer)
+    assert machine.hotpatch_capable is capable
+    assert machine.hotpatch is capable  # enableHotpatching and AutomaticByPlatform are set
+    assert replace(machine, hotpatch_enabled=False).hotpatch is False  # the VM's own setting counts
+
+
+def test_hotpatch_images_setting_overrides_the_default_list() -> None:
+    from shared.config import ConfigError, load_settings
+
+    cfg = load_settings(
+        HOTPATCH_IMAGES="Contoso:GoldenServer:2025-hp, MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition"
+    )
+    images = cfg["HOTPATCH_IMAGES"]
+    assert hotpatch_image("contoso", "goldenserver", "2025-HP", images)
+    assert hotpatch_image("MicrosoftWindowsServer", "WindowsServer", "2022-datacenter-azure-edition", images)
+    assert not hotpatch_image("MicrosoftWindowsServer", "WindowsServer", "2025-datacenter-azure-edition", images)
+    with pytest.raises(ConfigError, match="HOTPATCH_IMAGES"):
+        load_settings(HOTPATCH_IMAGES="just-a-sku")

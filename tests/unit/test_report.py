@@ -8,11 +8,21 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
 
 from shared.domain.alerts import AlertKind, AlertState
 from shared.domain.events import Availability, HealthEvent
 from shared.domain.outcomes import RunStatus, fold_health
-from shared.domain.report import GroupKey, Standing, VmResult, build_report, dips_of
+from shared.domain.report import (
+    ComplianceReport,
+    GroupKey,
+    ReportInputs,
+    SqlResource,
+    Standing,
+    VmResult,
+    build_report,
+    dips_of,
+)
 from shared.domain.report_html import render_html, timeline_svg
 from tests.support.report_data import CYCLE, NOW, PROD, alert, inputs, sample_events, t, vm_id
 
@@ -194,7 +204,70 @@ def test_a_cycle_with_nothing_recorded_still_renders_and_says_so() -> None:
     empty = build_report(replace(inputs(), runs=[], health=[], notices=[], vms=[], alerts=[]))
     assert empty.groups == ()
     page = render_html(empty)
-    assert "Nothing was recorded for this cycle" in page
+    assert f"Nothing recorded for {empty.cycle.id}" in page
     assert "No maintenance run and no SQL maintenance notice recorded in this cycle." in page
     assert "Nothing needs attention" in page
     assert empty.cycle == CYCLE and empty.now == NOW
+
+
+SQL_SUB = "d9a2f460-5b7e-4c13-a8f9-1e3b6d0c7a52"
+DB_ORDERS = f"/subscriptions/{SQL_SUB}/resourceGroups/rg-data-eus/providers/Microsoft.Sql/servers/sql-eus-01/databases/db-orders"
+EASTUS_DB_1 = (
+    f"/subscriptions/{SQL_SUB}/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_EastUS_DB_1"
+)
+
+
+def _with_sql_lane() -> tuple[ReportInputs, ComplianceReport]:
+    base = inputs()
+    outside = alert(
+        AlertKind.MAINTENANCE_OUTSIDE_WINDOW, DB_ORDERS, "2026-10", "2026-10-21T15:00:00Z", "outside the window"
+    )
+    sql = SqlResource(DB_ORDERS, "eastus", "database", EASTUS_DB_1)
+    with_sql = replace(base, sql_resources=[sql], alerts=[*(base.alerts or ()), outside])
+    return with_sql, build_report(with_sql)
+
+
+def test_a_sql_lane_draws_its_own_weekday_windows_in_eastern_local_time() -> None:
+    _, report = _with_sql_lane()
+    (lane,) = [lane for g in report.groups for lane in g.lanes if lane.resource_id == DB_ORDERS]
+    starts = [s for s, _ in lane.windows]
+    assert starts, "no window drawn for the database"
+    eastern = ZoneInfo("America/New_York")
+    for start, end in lane.windows:
+        local = start.astimezone(eastern)
+        assert (local.hour, local.minute) == (22, 0)  # SQL_EastUS_DB_1: 22:00 local, starting Monday to Thursday
+        assert local.weekday() in (0, 1, 2, 3)
+        assert end.astimezone(eastern).hour == 6
+    # Across the end of US daylight saving (1 Nov 2026) the same local hour is another UTC hour.
+    assert {s.hour for s in starts} == {2, 3}
+
+
+def test_run_windows_are_drawn_only_on_the_lanes_they_concern() -> None:
+    _, report = _with_sql_lane()
+    page = render_html(report)
+    (group,) = [g for g in report.groups if g.resource_group == "rg-data-eus"]
+    drawn = timeline_svg(group, report)
+    assert 'class="pw-sql-window" data-lane="db-orders"' in drawn
+    assert 'class="pw-band"' not in drawn  # no Update Manager run concerns a database
+    assert 'class="pw-sql-window"' in page
+
+
+def test_sql_resources_that_cannot_choose_a_window_and_those_that_could_are_listed() -> None:
+    from shared.domain.report import SqlResource
+
+    base = "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.Sql/"
+    chosen = "/subscriptions/x/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_WestEurope_DB_1"
+    sql = [
+        SqlResource(base + "servers/s/databases/basic", "westeurope", "database", chosen, False, ("service objective Basic cannot choose a window",)),
+        SqlResource(base + "servers/s/databases/lazy", "westeurope", "database", ""),
+        SqlResource(base + "servers/s/databases/defaulted", "westeurope", "database", "SQL_Default"),
+        SqlResource(base + "servers/s/databases/chosen", "westeurope", "database", chosen),
+    ]  # fmt: skip
+    report = build_report(replace(inputs(), sql_resources=sql))
+    choice = report.to_json()["sql_window_choice"]
+    assert choice["cannot_choose"] == [
+        {"id": base + "servers/s/databases/basic", "reasons": ["service objective Basic cannot choose a window"]}
+    ]
+    assert choice["could_choose"] == [base + "servers/s/databases/defaulted", base + "servers/s/databases/lazy"]
+    assert "Could choose a window but still on the default policy (SQL_Default): defaulted, lazy." in report.notes
+    assert any(n.startswith("Cannot choose a window, judged against SQL_Default only: basic") for n in report.notes)

@@ -166,3 +166,47 @@ def test_eligible_resources_and_configurable_exclusions() -> None:
     assert not check_eligibility(SqlResource("database", "eastus", service_objective="S2"), stricter).eligible
     assert not check_eligibility(SqlResource("database", "eastus", edition="Hyperscale"), stricter).eligible
     assert check_eligibility(SqlResource("database", "eastus", service_objective="S0"), stricter).eligible
+
+
+@pytest.mark.parametrize(
+    ("service_objective", "reason"),
+    [("HS_Gen5_2", "service objective HS_Gen5_2"), ("GP_Gen4_2", "hardware Gen4"), ("BC_M_8", "hardware M")],
+)
+def test_the_default_exclusions_cover_hyperscale_gen4_and_m_series(service_objective: str, reason: str) -> None:
+    result = check_eligibility(SqlResource("database", "westeurope", service_objective=service_objective))
+    assert not result.eligible
+    assert any(reason in r for r in result.reasons), result.reasons
+
+
+def test_each_sql_exclusion_setting_changes_the_judgement() -> None:
+    from shared.config import load_settings
+
+    gen4 = SqlResource("database", "westeurope", service_objective="GP_Gen4_2")
+    s2 = SqlResource("database", "westeurope", service_objective="S2")
+    hs = SqlResource("database", "westeurope", service_objective="HS_Gen5_2")
+    defaults = load_settings({}).sql_eligibility
+    assert not check_eligibility(gen4, defaults).eligible and check_eligibility(s2, defaults).eligible
+    custom = load_settings({"SQL_EXCLUDED_HARDWARE": "DC", "SQL_EXCLUDED_SERVICE_OBJECTIVES": "S2"}).sql_eligibility
+    assert check_eligibility(gen4, custom).eligible  # Gen4 is no longer excluded
+    assert not check_eligibility(s2, custom).eligible
+    assert check_eligibility(hs, custom).eligible  # nor Hyperscale (HS_*)
+
+
+def test_a_resource_that_cannot_choose_is_judged_against_the_default_policy_only() -> None:
+    from shared.adapters.schedules import SqlResourceRef, sql_window
+
+    sub = "00000000-1111-2222-3333-444444444444"
+    chosen = f"/subscriptions/{sub}/providers/Microsoft.Maintenance/publicMaintenanceConfigurations/SQL_WestEurope_DB_1"
+    db = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Sql/servers/s/databases/"
+    eligible = sql_window(SqlResourceRef(db + "ok", "westeurope", chosen, "database", "GP_Gen5_2"), {})
+    basic = sql_window(SqlResourceRef(db + "basic", "westeurope", chosen, "database", "Basic"), {})
+    pooled = sql_window(
+        SqlResourceRef(db + "mi", "westeurope", chosen, "managed_instance", "GP_Gen5", instance_pool=True), {}
+    )
+    assert eligible is not None and eligible.configuration == "SQL_WestEurope_DB_1"
+    for judged in (basic, pooled):
+        assert judged is not None and judged.configuration == "SQL_Default"
+        (w,) = judged.schedule.windows_between(
+            datetime(2026, 3, 2, 12, tzinfo=UTC), datetime(2026, 3, 3, 12, tzinfo=UTC)
+        )
+        assert (w.start_local.hour, w.time_zone) == (17, "Europe/Berlin")  # 17:00-08:00 local, every day

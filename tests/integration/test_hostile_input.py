@@ -343,3 +343,25 @@ def test_a_conflict_shows_in_the_reports_refused_list(store: TableOutcomeStore) 
     assert "conflict" in refused.reason and "Status" in refused.reason
     assert report.to_json()["rejected"][0]["reason"] == refused.reason
     assert "Refused (1)" in render_html(report) and "conflict" in render_html(report)
+
+
+def test_a_cycle_row_that_does_not_decode_does_not_stop_the_report(
+    store: TableOutcomeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.adapters.storage import table_service
+    from shared.commands.report import build
+    from shared.domain.calendar import CalendarPolicy, YearMonth
+
+    service = table_service(store.target)
+    service.create_table_if_not_exists(f"{store.prefix}cycles").create_entity(
+        {"PartitionKey": "cycle", "RowKey": "2026-10", "Round": 0}
+    )
+    service.create_table_if_not_exists(f"{store.prefix}cyclevms").create_entity(
+        {"PartitionKey": "2026-10", "RowKey": "vm1", "ResourceId": VM, "Round": "not a number"}
+    )
+    with caplog.at_level(logging.ERROR):
+        report = build(store.target, store.prefix, CalendarPolicy(), YearMonth(2026, 10), NOW)
+    assert report.cycle.id == "2026-10"
+    assert "quarantined" in caplog.text and "2026-10/vm1" in caplog.text
+    for name in ("cycles", "cyclevms"):
+        service.delete_table(f"{store.prefix}{name}")

@@ -1,4 +1,4 @@
-"""Composition root: one FunctionApp, one blueprint per trigger family. No logic here."""
+"""Composition root: log redaction installed, one FunctionApp, one blueprint per trigger family. No logic here."""
 
 import azure.functions as func
 
@@ -10,6 +10,9 @@ from functions.patch_cycle import bp as patch_cycle_bp
 from functions.plan_http import bp as plan_bp
 from functions.report_http import bp as report_bp
 from functions.watchdog import bp as watchdog_bp
+from shared import telemetry
+
+telemetry.install()  # every log record redacted before any handler (the worker's) sees it
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(plan_bp)

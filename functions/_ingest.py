@@ -3,6 +3,7 @@ Azure sent, and the ingest use case wired to the configured store and settings."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import azure.functions as func
@@ -10,6 +11,8 @@ import azure.functions as func
 from shared import runtime
 from shared.adapters.outcome_store import outcome_store
 from shared.config import settings
+from shared.domain.events import WEBHOOK_DOOR, Door
+from shared.limits import MAX_EVENTS_PER_BODY
 from shared.services.follow_ups import settle
 from shared.services.ingest import IngestPolicy, IngestResult, ingest_event, ingest_payload
 
@@ -48,8 +51,8 @@ def _report(result: IngestResult) -> IngestResult:
     return settle(result, hand_over=hand_over, alert=after_event)
 
 
-def record_event(event: func.EventGridEvent | func.CloudEvent, function_name: str) -> IngestResult:
-    """Record one Event Grid delivery. Raises StoreUnavailableError on a transient fault."""
+def record_event(event: func.EventGridEvent | func.CloudEvent, function_name: str, door: Door) -> IngestResult:
+    """Record one Event Grid delivery at ``door``. Raises StoreUnavailableError on a transient fault."""
     cfg = settings()
     source = f"{function_name}:{event.id}"[:500]
     return _report(
@@ -57,20 +60,16 @@ def record_event(event: func.EventGridEvent | func.CloudEvent, function_name: st
             envelope(event),
             source=source,
             store=outcome_store(cfg),
-            policy=IngestPolicy.from_settings(cfg),
+            policy=dataclasses.replace(IngestPolicy.from_settings(cfg), door=door),
             now=runtime.utc_now(),
         )
     )
 
 
 def record_body(body: bytes, function_name: str) -> list[IngestResult]:
-    """Record a posted body (one event or an array). Raises StoreUnavailableError on a transient fault."""
+    """Record a body posted to the action-group webhook (common alert schema only, at most
+    ``MAX_EVENTS_PER_BODY`` alerts). Raises StoreUnavailableError on a transient fault."""
     cfg = settings()
-    results = ingest_payload(
-        body,
-        source=function_name,
-        store=outcome_store(cfg),
-        policy=IngestPolicy.from_settings(cfg),
-        now=runtime.utc_now(),
-    )
+    policy = dataclasses.replace(IngestPolicy.from_settings(cfg), door=WEBHOOK_DOOR, max_events=MAX_EVENTS_PER_BODY)
+    results = ingest_payload(body, source=function_name, store=outcome_store(cfg), policy=policy, now=runtime.utc_now())
     return [_report(r) for r in results]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._ingest import record_event
+from shared.domain.events import HEALTH_DOOR
 
 bp = func.Blueprint()
 
@@ -17,4 +18,4 @@ bp = func.Blueprint()
 @bp.function_name("health_events")
 @bp.event_grid_trigger(arg_name="event")
 def health_events(event: func.EventGridEvent) -> None:
-    record_event(event, "health_events")
+    record_event(event, "health_events", HEALTH_DOOR)

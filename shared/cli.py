@@ -74,6 +74,9 @@ def _quiet_broken_pipe() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from shared import telemetry
+
+    telemetry.install()  # every log record redacted, whatever handler is attached later
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

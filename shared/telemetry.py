@@ -58,9 +58,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1=" + MASK,
     ),
-    # SAS signatures, function keys and tokens in query strings
+    # quoted values of secret names: sig='...', AccountKey="...", "code": "..."
     (
-        re.compile(r"(?i)([?&](?:sig|code|secret|token|access_token|api[-_]?key|subscription-key)=)[^&#\s\"']+"),
+        re.compile(
+            r"(?i)([\"']?\b(?:sig|code|secret|token|access_token|refresh_token|api[-_]?key|subscription-key|password"
+            r"|pwd|AccountKey|SharedAccessKey|SharedAccessSignature|ClientSecret|client_secret|AccessKey"
+            r"|aeg-sas-key|aeg-sas-token|x-functions-key)[\"']?\s*[:=]\s*)([\"'])[^\"']*\2"
+        ),
+        r"\1\2" + MASK + r"\2",
+    ),
+    # SAS signatures, function keys and tokens in query strings: after ? or &, HTML-escaped
+    # (&amp;), URL-encoded (%3F, %26, %3D) or first in a SAS token
+    (
+        re.compile(
+            r"(?i)((?:^|(?<=[?&\s;(,\[{])|(?<=%3F)|(?<=%26))"
+            r"(?:sig|code|secret|token|access_token|api[-_]?key|subscription-key)(?:=|%3D))[^&#\s\"'<>]+"
+        ),
         r"\1" + MASK,
     ),
     # JWTs anywhere (Entra ID access tokens)
@@ -173,8 +186,25 @@ _CONTEXT_FILTER = ContextFilter()
 _REDACTING_FILTER = RedactingFilter()
 
 
+_base_factory: list[Any] = []  # the factory in place before install()
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory[0](*args, **kwargs)
+    _REDACTING_FILTER.filter(record)
+    del record._pw_redacted  # ``extra`` is set after the factory: the filters look again
+    return record
+
+
 def install(root: logging.Logger | None = None) -> None:
-    """Guard the handlers of the root logger (the worker's) with the redaction filter. Idempotent."""
+    """Redact every record the process logs, from any logger (the app's, the SDKs'), before
+    any handler sees it, whenever that handler was attached: a log-record factory that
+    redacts on creation, plus the filter on the root logger's handlers (the worker's).
+    Called at start-up by ``function_app`` and the CLI. Idempotent."""
+    current = logging.getLogRecordFactory()
+    if current is not _redacting_factory:
+        _base_factory[:] = [current]
+        logging.setLogRecordFactory(_redacting_factory)
     root = root or logging.getLogger()
     for handler in root.handlers:
         if _REDACTING_FILTER not in handler.filters:

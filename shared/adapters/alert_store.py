@@ -13,6 +13,13 @@ and skips the alert; a publish failure releases the claim and leaves the alert p
 the next run; a crash between sending and marking lets the claim expire and resends the
 same CloudEvent ids, which a receiver deduplicates.
 
+Every value is written so that it reads back: details are bounded (a long list keeps its
+first items and ``{name}_total``, a long text is cut with its length noted) instead of
+cutting the JSON, and messages are bounded (:mod:`shared.limits`). A row that still does
+not decode is quarantined: logged, handed to ``quarantine`` (the outcome store's
+rejections, so ``replay`` and the report show it) and skipped, so the watchdog, the report
+and ``cycle`` go on with the rest.
+
 azure-data-tables is imported lazily.
 """
 
@@ -21,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +44,7 @@ from shared.domain.alerts import (
     Verdict,
     apply_verdict,
 )
+from shared.limits import ALERT_DETAILS_UTF16, ALERT_MESSAGE_UTF16, MAX_TEXT_UTF16, utf16_units
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -47,6 +55,55 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
 _MAX_RACE_RETRIES = 8
+
+Quarantine = Callable[[str, str, str], object]
+"""``(table, "PartitionKey/RowKey", problem)`` for a row that does not decode."""
+
+
+class UndecodableRowError(ValueError):
+    """An alert row that does not decode (it has been quarantined)."""
+
+
+def bound_text(text: str, limit: int = ALERT_MESSAGE_UTF16) -> str:
+    if utf16_units(text) <= limit:
+        return text
+    note = f" [... {len(text):,} characters in all]"
+    return text[: max(0, limit // 2 - len(note))] + note
+
+
+def bound_details(details: Mapping[str, Any], limit: int = ALERT_DETAILS_UTF16) -> dict[str, Any]:
+    """Details as stored: JSON values only, and small enough to always read back. Lists
+    longer than a shrinking item budget keep their first items plus ``{name}_total``; texts
+    are cut with their length noted. The result is what reading the row gives back."""
+    plain = json.loads(json.dumps(dict(details), default=str))
+    items, chars = 200, 2000
+    while True:
+        out: dict[str, Any] = {}
+        for name, value in plain.items():
+            if isinstance(value, list) and len(value) > items:
+                out[name] = [_cut(v, chars) for v in value[:items]]
+                out[f"{name}_total"] = len(value)
+            elif isinstance(value, list):
+                out[name] = [_cut(v, chars) for v in value]
+            else:
+                out[name] = _cut(value, chars)
+        text = json.dumps(out)
+        if utf16_units(text) <= limit or (items <= 1 and chars <= 50):
+            return out if utf16_units(text) <= limit else {"omitted": f"details of {utf16_units(text):,} characters"}
+        items, chars = max(1, items // 2), max(50, chars // 2)
+
+
+def _cut(value: Any, chars: int) -> Any:
+    if isinstance(value, str) and len(value) > chars:
+        return bound_text(value, chars)
+    if isinstance(value, dict | list) and len(json.dumps(value)) > chars:
+        return bound_text(json.dumps(value), chars)
+    return value
+
+
+def _bounded(verdict: Verdict) -> Verdict:
+    """The verdict as it will read back, so that comparing it with a stored alert is fair."""
+    return replace(verdict, message=bound_text(verdict.message), details=bound_details(verdict.details))
 
 
 @dataclass(frozen=True)
@@ -84,7 +141,7 @@ def to_entity(alert: Alert, claimed_by: str = "", claimed_until: datetime | None
         "CycleOrRun": key.cycle_or_run,
         "State": alert.state.value,
         "Severity": alert.severity.value,
-        "Message": alert.message[:8000],
+        "Message": bound_text(alert.message),
         "Since": alert.since,
         "OpenedAt": alert.opened_at,
         "ChangedAt": alert.changed_at,
@@ -92,22 +149,25 @@ def to_entity(alert: Alert, claimed_by: str = "", claimed_until: datetime | None
         "Sequence": alert.sequence,
         "PublishedSequence": alert.published_sequence,
         "Pending": alert.published_sequence < alert.sequence,
-        "Transitions": json.dumps(
-            [
-                {
-                    "seq": t.sequence,
-                    "kind": t.kind.value,
-                    "at": _iso(t.at),
-                    "severity": t.severity.value,
-                    "message": t.message,
-                }
-                for t in alert.transitions
-            ]
-        ),
-        "Details": json.dumps(dict(alert.details), default=str)[:30000],
+        "Transitions": _transitions(alert),
+        "Details": json.dumps(bound_details(alert.details)),
         "ClaimedBy": claimed_by,
         "ClaimedUntil": _iso(claimed_until),
     }
+
+
+def _transitions(alert: Alert) -> str:
+    """The transitions as JSON within a property: the oldest published ones go first if need be."""
+    rows: list[dict[str, Any]] = [
+        {"seq": t.sequence, "kind": t.kind.value, "at": _iso(t.at), "severity": t.severity.value,
+         "message": bound_text(t.message, 1000)}
+        for t in alert.transitions
+    ]  # fmt: skip
+    text = json.dumps(rows)
+    while utf16_units(text) > MAX_TEXT_UTF16 and len(rows) > 1 and rows[0]["seq"] <= alert.published_sequence:
+        rows.pop(0)
+        text = json.dumps(rows)
+    return text
 
 
 def from_entity(entity: Any) -> StoredAlert:
@@ -155,11 +215,16 @@ class AlertStore:
     """The alerts table (``{prefix}alerts``) of the outcome storage account."""
 
     def __init__(
-        self, target: StorageTarget, prefix: str = "pw", client_options: Mapping[str, Any] | None = None
+        self,
+        target: StorageTarget,
+        prefix: str = "pw",
+        client_options: Mapping[str, Any] | None = None,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.target = target
         self.table_name = f"{prefix}alerts"
         self.client_options = dict(client_options or {})
+        self.quarantine = quarantine
         self._table: TableClient | None = None
         self._created = False
 
@@ -183,13 +248,33 @@ class AlertStore:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            return from_entity(self.table.get_entity(key.kind.value, key.alert_id))
+            entity = self.table.get_entity(key.kind.value, key.alert_id)
         except ResourceNotFoundError:
+            return None
+        stored = self._decode(entity)
+        if stored is None:
+            raise UndecodableRowError(f"alert {key.normalized}: its row does not decode (quarantined)")
+        return stored
+
+    def _decode(self, entity: Any) -> StoredAlert | None:
+        try:
+            return from_entity(entity)
+        except Exception as exc:  # any fault of one row's content
+            where = f"{entity.get('PartitionKey')}/{entity.get('RowKey')}"
+            problem = f"quarantined: the row does not decode ({type(exc).__name__}: {str(exc)[:300]})"
+            log.error("alert store: row %s of %s %s; skipped", where, self.table_name, problem)
+            if self.quarantine is not None:
+                try:
+                    self.quarantine(self.table_name, where, problem)
+                except Exception:
+                    log.exception("alert store: could not record the quarantined row %s", where)
             return None
 
     def _query(self, query_filter: str) -> Iterator[StoredAlert]:
         for e in self.table.query_entities(query_filter):
-            yield from_entity(e)
+            stored = self._decode(e)
+            if stored is not None:
+                yield stored
 
     def all(self) -> list[StoredAlert]:
         return sorted(self._query(""), key=lambda s: (s.alert.opened_at, s.alert.key.normalized))
@@ -243,7 +328,11 @@ class AlertStore:
         """
         changes: list[Change] = []
         for verdict in verdicts:
-            change = self._apply_one(verdict, now, known_open)
+            try:
+                change = self._apply_one(_bounded(verdict), now, known_open)
+            except UndecodableRowError as exc:  # quarantined; the other verdicts go on
+                log.error("%s", exc)
+                continue
             if change is not None:
                 changes.append(change)
         return changes

@@ -58,9 +58,10 @@ def alerting_from_settings(cfg: Settings, *, live: bool = True, publisher: Any =
 
         schedule_source = ScheduleReader(credential(), endpoints(cfg).arm)
         heartbeats = HeartbeatSource.from_settings(cfg)
+    outcomes = overrides.get("outcomes") or outcome_store(cfg)
     deps: dict[str, Any] = {
-        "outcomes": outcome_store(cfg),
-        "alerts": AlertStore(target, prefix, FUNCTION_CLIENT_OPTIONS),
+        "outcomes": outcomes,
+        "alerts": AlertStore(target, prefix, FUNCTION_CLIENT_OPTIONS, quarantine=outcomes.record_quarantined),
         "publisher": publisher,
         "schedules": ScheduleCache(target, prefix, FUNCTION_CLIENT_OPTIONS, cfg.sql_eligibility),
         "schedule_source": schedule_source,
@@ -121,7 +122,7 @@ def alerting_for_store(cfg: Settings, store: Any, *, live: bool = False, **overr
 
     parts: dict[str, Any] = {
         "outcomes": store,
-        "alerts": AlertStore(store.target, store.prefix),
+        "alerts": AlertStore(store.target, store.prefix, quarantine=store.record_quarantined),
         "schedules": ScheduleCache(store.target, store.prefix, eligibility=cfg.sql_eligibility),
         "cycles": CycleFacts(CycleStore(store.target, store.prefix)),
     }

@@ -93,6 +93,13 @@ class Azurite:
                 self.stop()
                 raise RuntimeError(f"Azurite did not open port {port} within 60 s")
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an out-of-memory kill ends it: no shutdown, no final flush."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()

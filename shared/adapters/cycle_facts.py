@@ -10,6 +10,7 @@ the VMs its verification found.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 _OK = ("succeeded", "completed-with-warnings")
+
+log = logging.getLogger("patchwatch.cycle")
 
 
 def _json(row: Any, name: str) -> dict[str, Any]:
@@ -92,7 +95,13 @@ class CycleFacts:
                 if not rid:
                     continue
                 seen.add(rid)
-                out.append(vm_cycle_facts(row, cycle_id, by_vm.get(rid, ())))
+                try:
+                    out.append(vm_cycle_facts(row, cycle_id, by_vm.get(rid, ())))
+                except Exception as exc:  # one row's content: quarantined (logged, skipped), the rest go on
+                    log.error(
+                        "cycle store: row %s/%s quarantined: it does not decode (%s: %s); skipped",
+                        row.get("PartitionKey"), row.get("RowKey"), type(exc).__name__, exc,
+                    )  # fmt: skip
             for rid, findings in by_vm.items():  # found by a run's verification, not on the roster
                 if rid not in seen:
                     out.append(vm_cycle_facts({"ResourceId": findings[0].resource_id}, cycle_id, findings))

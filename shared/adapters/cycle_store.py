@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 from shared.adapters.storage import StorageTarget
 from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
+from shared.domain.events import storable_text
 from shared.domain.hotpatch import Finding
+from shared.limits import cut_utf16
 from shared.services.ports import ConflictError, Row
 
 if TYPE_CHECKING:
@@ -114,6 +116,8 @@ class CycleStore:
     def get(self, kind: str, pk: str, rk: str) -> Row | None:
         from azure.core.exceptions import ResourceNotFoundError
 
+        self.ensure_tables()  # a first run on an empty account reads tables that exist
+
         with self._transient(f"read {self.table_name(kind)}"):
             try:
                 return self._row(self._table(kind).get_entity(pk, rk))
@@ -161,6 +165,8 @@ class CycleStore:
 
     def query(self, kind: str, filter_: str, parameters: dict[str, Any] | None = None) -> list[Row]:
         from azure.core.exceptions import ResourceNotFoundError
+
+        self.ensure_tables()  # a first run on an empty account reads tables that exist
 
         with self._transient(f"read {self.table_name(kind)}"):
             try:
@@ -265,9 +271,9 @@ class CycleStore:
             {
                 "PartitionKey": "rejected",
                 "RowKey": f"{utc_text(now)}|{uuid.uuid4().hex[:8]}",
-                "Source": source[:1000],
-                "Reason": reason[:30000],
-                "Raw": raw[:30000],
+                "Source": cut_utf16(storable_text(source), 1000),
+                "Reason": cut_utf16(storable_text(reason), 30_000),
+                "Raw": cut_utf16(storable_text(raw), 30_000),
             },
         )
 

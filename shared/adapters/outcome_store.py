@@ -16,14 +16,28 @@ Tables (``{prefix}`` is ``OUTCOMES_TABLE_PREFIX``, default ``pw``), PartitionKey
 - ``{prefix}health``: the resource id / ``{newest-first time}|{kind}|{event id}``.
 - ``{prefix}notices``: the tracking id / ``{event time}|{event id}``.
 - ``{prefix}rejections``: the month received ``YYYY-MM`` / sha256 of the refused text.
+- ``{prefix}givenup``: as ``rejections``, for queue messages the host gave up on (work
+  that failed, not input refused at a door); :meth:`list_rejections` shows both.
+- ``{prefix}ids``: the event type / the event id: one row per health event and notice,
+  written before its fact, so that an id is recorded once whatever its timestamps
+  (runs need none: their fact's keys are a function of type and id already).
+
+Same (type, id), other content: the insert conflicts, the stored row's content digest
+differs, and :class:`~shared.domain.outcomes.FactConflictError` names the columns that differ
+(ingest records it as a refusal). Same content: a duplicate.
+
+A row that does not decode (written by an older version, or edited by hand) is
+quarantined: skipped, logged and recorded as a refusal (source ``store:{table}``), so
+one row never stops a read.
 
 Access paths: a run is one range query in its month's partition; a month's (a
 cycle's) runs are one partition; a resource's history is one partition, newest first,
 so its latest state is the first row; a notice's stages are one partition. Key values
 are lower-cased where Azure treats them case-insensitively (resource ids) and escaped:
 Table keys forbid ``/ \\ # ?`` and control characters, so those (and ``%`` and the
-separator ``|``) become ``%XX``; a key longer than 400 characters is cut and suffixed
-with a hash.
+separator ``|`` and the digest mark ``~``) become ``%XX``; an escaped key longer than
+:data:`~shared.limits.ESCAPED_KEY_UTF16` UTF-16 characters becomes a readable prefix,
+``~`` and the sha256 of the whole value (injective: only such keys hold a ``~``).
 
 azure-data-tables is imported lazily (cold start).
 """
@@ -32,6 +46,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
 import os
 import re
 import zlib
@@ -56,9 +72,11 @@ from shared.domain.events import (
     as_utc,
     event_from_record,
     run_start_of,
+    storable_text,
     subscription_of,
 )
 from shared.domain.outcomes import (
+    FactConflictError,
     HealthChange,
     NoticeOutcome,
     Rejection,
@@ -72,18 +90,21 @@ from shared.domain.outcomes import (
     health_change,
     health_history,
 )
+from shared.limits import ESCAPED_KEY_UTF16, MAX_TEXT_UTF16, TABLE_ENTITY_BYTES, utf16_units
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-RUNS, HEALTH, NOTICES, REJECTIONS = "runs", "health", "notices", "rejections"
-TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS)
+RUNS, HEALTH, NOTICES, REJECTIONS, IDS, GIVEN_UP = "runs", "health", "notices", "rejections", "ids", "givenup"
+TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS, IDS, GIVEN_UP)
+EVENT_TABLES = (RUNS, HEALTH, NOTICES, REJECTIONS, IDS)
 
-MAX_KEY = 400
-_UNSAFE_KEY_CHARS = re.compile(r"[/\\#?%|\x00-\x1f\x7f-\x9f]")
-RAW_TEXT_LIMIT = 32_000  # a string property holds 64 KiB of UTF-16
+log = logging.getLogger("patchwatch.store")
+
+_UNSAFE_KEY_CHARS = re.compile(r"[/\\#?%|~\x00-\x1f\x7f-\x9f]")
+RAW_TEXT_LIMIT = MAX_TEXT_UTF16  # a string property holds 64 KiB of UTF-16
 RAW_CHUNK_BYTES = 64_000  # a binary property holds 64 KiB
-RAW_MAX_CHUNKS = 12  # an entity holds 1 MiB in all
+ENTITY_MARGIN = 16 * 1024  # what the service adds (Timestamp, ETag) and rounding
 REJECTED_RAW_LIMIT = 16_000
 
 # Functions: fail within seconds so Event Grid redelivers later, rather than hold the
@@ -105,11 +126,50 @@ _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def escape_key(text: str) -> str:
-    """A Table-safe key for ``text`` (injective; long values end in a hash)."""
+    """A Table-safe key for ``text``, injective: short values escaped (no ``~`` left in
+    them), long ones a readable prefix, ``~`` and the sha256 of the whole value."""
     out = _UNSAFE_KEY_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", text)
-    if len(out) > MAX_KEY:
-        out = out[: MAX_KEY - 33] + "~" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-    return out
+    if utf16_units(out) <= ESCAPED_KEY_UTF16:
+        return out
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    budget, cut = ESCAPED_KEY_UTF16 - len(digest) - 1, 0
+    for ch in out:
+        budget -= 2 if ord(ch) > 0xFFFF else 1
+        if budget < 0:
+            break
+        cut += 1
+    return out[:cut] + "~" + digest
+
+
+def entity_size(entity: Mapping[str, Any]) -> int:
+    """An entity's size as Azure Tables counts it ("Understanding the Table service data
+    model": 4 bytes + keys in UTF-16 + for each property 8 bytes + its name in UTF-16 +
+    its value: strings 4 + UTF-16, binary 4 + bytes, 8 for dates, numbers and the rest)."""
+    size = 4
+    for name, value in entity.items():
+        if name in ("PartitionKey", "RowKey"):
+            size += 2 * utf16_units(str(value))
+            continue
+        size += 8 + 2 * utf16_units(name)
+        if isinstance(value, str):
+            size += 4 + 2 * utf16_units(value)
+        elif isinstance(value, bytes | bytearray):
+            size += 4 + len(value)
+        else:
+            size += 8
+    return size
+
+
+NOT_CONTENT = frozenset({"Schema"})
+"""Columns that say how an event came, not what it says (the same event in the Event Grid
+and the CloudEvents schema is the same event)."""
+
+
+def content_digest(record: Mapping[str, Any]) -> str:
+    """sha256 of a fact's normalised columns (what a conflict is judged by)."""
+    content = {k: v for k, v in record.items() if v is not None and k not in NOT_CONTENT}
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _micros(instant: datetime) -> int:
@@ -129,16 +189,22 @@ def _month(value: YearMonth | str) -> str:
     return str(YearMonth.parse(str(value)))
 
 
-def pack_raw(raw: str) -> dict[str, Any]:
-    """The raw event as entity properties: a string when it fits one, else zlib chunks."""
-    if len(raw) <= RAW_TEXT_LIMIT // 2 or len(raw.encode("utf-16-le")) <= 2 * RAW_TEXT_LIMIT:
+def pack_raw(raw: str, budget: int = TABLE_ENTITY_BYTES - ENTITY_MARGIN) -> dict[str, Any]:
+    """The raw event as entity properties within ``budget`` bytes (what the entity's other
+    properties leave of 1 MiB): a string when it fits one, else zlib chunks, else a note
+    of its size and digest."""
+    raw = storable_text(raw)
+    if utf16_units(raw) <= RAW_TEXT_LIMIT and entity_size({"Raw": raw}) <= budget:
         return {"Raw": raw}
     packed = zlib.compress(raw.encode("utf-8"), 6)
-    chunks = [packed[i : i + RAW_CHUNK_BYTES] for i in range(0, len(packed), RAW_CHUNK_BYTES)]
-    if len(chunks) > RAW_MAX_CHUNKS:
-        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-        return {"RawOmitted": f"{len(raw.encode('utf-8')):,} bytes, sha256 {digest}: too large to keep"}
-    return {f"RawZ{i:02d}": chunk for i, chunk in enumerate(chunks)}
+    chunks = {
+        f"RawZ{i // RAW_CHUNK_BYTES:02d}": packed[i : i + RAW_CHUNK_BYTES]
+        for i in range(0, len(packed), RAW_CHUNK_BYTES)
+    }
+    if len(chunks) <= 99 and entity_size(chunks) <= budget:
+        return chunks
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return {"RawOmitted": f"{len(raw.encode('utf-8')):,} bytes, sha256 {digest}: too large to keep"}
 
 
 def unpack_raw(entity: Mapping[str, Any]) -> str | None:
@@ -153,6 +219,14 @@ class FactKeys:
     table: str
     partition_key: str
     row_key: str
+
+
+def id_keys(event: DomainEvent) -> FactKeys | None:
+    """The row in ``ids`` that makes (type, id) unique, for facts whose keys hold more
+    than type and id (health events and notices); None for runs."""
+    if isinstance(event, MaintenanceEvent):
+        return None
+    return FactKeys(IDS, escape_key(event.event_type), escape_key(event.event_id))
 
 
 def fact_keys(event: DomainEvent) -> FactKeys:
@@ -191,6 +265,7 @@ class TableOutcomeStore:
     prefix: str = "pw"
     client_options: Mapping[str, Any] = field(default_factory=lambda: dict(FUNCTION_CLIENT_OPTIONS))
     _tables: TableClients = field(init=False, repr=False, compare=False)
+    _ensured: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,40}", self.prefix):
@@ -213,13 +288,22 @@ class TableOutcomeStore:
     def _transient(self, what: str) -> contextlib.AbstractContextManager[None]:
         return transient_faults("outcome store", self.target, what)
 
-    def ensure_tables(self) -> None:
-        """Create the tables that are missing (idempotent). Also a reachability probe."""
+    def ensure_tables(self, kinds: tuple[str, ...] = EVENT_TABLES) -> None:
+        """Create the tables that are missing (idempotent). Also a reachability probe.
+        The events' tables by default; ``givenup`` is made by the first message given up."""
         from azure.core.exceptions import ResourceExistsError
 
-        for kind in TABLES:
+        for kind in kinds:
             with self._transient(f"create table {self.table_name(kind)}"), contextlib.suppress(ResourceExistsError):
                 self._table(kind).create_table()
+        if kinds == EVENT_TABLES:
+            self._ensured = True
+
+    def _ensure_once(self) -> None:
+        """Before this process's first read: make the event tables, so that a first run on an
+        empty account queries tables that exist (no 404 TableNotFound in the logs)."""
+        if not self._ensured:
+            self.ensure_tables()
 
     def _insert(self, kind: str, entity: dict[str, Any]) -> bool:
         """True when inserted, False when the row was already there (a duplicate)."""
@@ -236,7 +320,7 @@ class TableOutcomeStore:
                 except ResourceNotFoundError:
                     if attempt == 2:
                         raise
-            self.ensure_tables()  # first write into a new account: create, then insert again
+            self.ensure_tables((kind,))  # first write into a new account: create, then insert again
         raise AssertionError("unreachable")
 
     def _query(
@@ -245,6 +329,8 @@ class TableOutcomeStore:
         """Rows matching ``query`` (every row when None); a table not created yet has none."""
         from azure.core.exceptions import ResourceNotFoundError
 
+        if kind in EVENT_TABLES:
+            self._ensure_once()
         with self._transient(f"read {self.table_name(kind)}"):
             try:
                 table = self._table(kind)
@@ -256,27 +342,116 @@ class TableOutcomeStore:
     # -- write side ------------------------------------------------------------------
 
     def record(self, event: DomainEvent, raw: str, received_at: datetime) -> bool:
-        """Record an accepted event: True if new, False if it was already recorded."""
+        """Record an accepted event: True if new, False if it was already recorded.
+        Raises :class:`FactConflictError` when the same (type, id) was recorded with other content."""
         keys = fact_keys(event)
+        record = event.to_record()
+        digest = content_digest(record)
         entity: dict[str, Any] = {"PartitionKey": keys.partition_key, "RowKey": keys.row_key}
-        entity.update((k, v) for k, v in event.to_record().items() if v is not None)
+        entity.update((k, v) for k, v in record.items() if v is not None)
         entity["ReceivedAt"] = received_at.astimezone(UTC)
-        entity.update(pack_raw(raw))
-        return self._insert(keys.table, entity)
+        entity["Digest"] = digest
+        entity.update(pack_raw(raw, TABLE_ENTITY_BYTES - ENTITY_MARGIN - entity_size(entity)))
+        claim = id_keys(event)
+        if claim is not None:
+            claimed = self._insert(
+                IDS,
+                {
+                    "PartitionKey": claim.partition_key,
+                    "RowKey": claim.row_key,
+                    "Digest": digest,
+                    "FactTable": keys.table,
+                    "FactPartition": keys.partition_key,
+                    "FactRow": keys.row_key,
+                },
+            )
+            if not claimed:
+                self._same_content(claim, digest, record)
+            # after a crash between the two inserts, a redelivery completes the fact here
+            return self._insert(keys.table, entity)
+        if self._insert(keys.table, entity):
+            return True
+        self._same_content(keys, digest, record)
+        return False
 
-    def record_rejection(self, rejection: Rejection) -> bool:
+    def _get(self, keys: FactKeys) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self._ensure_once()
+        with self._transient(f"read {self.table_name(keys.table)}"):
+            try:
+                return dict(self._table(keys.table).get_entity(keys.partition_key, keys.row_key))
+            except ResourceNotFoundError:
+                return None
+
+    def _same_content(self, keys: FactKeys, digest: str, record: Mapping[str, Any]) -> None:
+        """Raise :class:`FactConflictError` unless the recorded row has the same content."""
+        row = self._get(keys)
+        if row is None or row.get("Digest") in (None, digest):
+            return
+        fact = row
+        if keys.table == IDS:
+            fact = self._get(FactKeys(row["FactTable"], row["FactPartition"], row["FactRow"])) or {}
+        differs = sorted(
+            column
+            for column, value in record.items()
+            if _comparable(fact.get(column)) != _comparable(value) and column not in NOT_CONTENT
+        )
+        raise FactConflictError(differs or ["(the row's digest)"])
+
+    def record_rejection(self, rejection: Rejection, *, table: str = REJECTIONS) -> bool:
         """Record a refusal: True if new, False if the same text was refused already this month."""
         entity = {
             "PartitionKey": rejection.received_at.astimezone(UTC).strftime("%Y-%m"),
             "RowKey": rejection.digest,
-            "Source": rejection.source[:1000],
-            "Field": rejection.field[:1000],
-            "Problem": rejection.problem[:RAW_TEXT_LIMIT],
+            "Source": storable_text(rejection.source[:1000]),
+            "Field": storable_text(rejection.field[:1000]),
+            "Problem": storable_text(rejection.problem[:REJECTED_RAW_LIMIT]),
             "ReceivedAt": rejection.received_at.astimezone(UTC),
             "RawSize": rejection.raw_size,
-            "Raw": rejection.raw[:REJECTED_RAW_LIMIT],
+            "Raw": storable_text(rejection.raw[:REJECTED_RAW_LIMIT]),
         }
-        return self._insert(REJECTIONS, entity)
+        return self._insert(table, entity)
+
+    def record_given_up(self, rejection: Rejection) -> bool:
+        """Record a queue message the host gave up on (shown with the refusals)."""
+        return self.record_rejection(rejection, table=GIVEN_UP)
+
+    def _decoded(self, kind: str, rows: list[dict[str, Any]], decode: Any) -> list[Any]:
+        """Each row decoded; a row that does not decode is quarantined (logged, recorded as
+        a refusal, skipped), so that one row never stops a read."""
+        out = []
+        for row in rows:
+            try:
+                out.append(decode(row))
+            except Exception as exc:  # any fault of one row's content
+                self._quarantine(kind, row, exc)
+        return out
+
+    def _quarantine(self, kind: str, row: Mapping[str, Any], exc: Exception) -> None:
+        where = f"{row.get('PartitionKey')}/{row.get('RowKey')}"
+        problem = f"quarantined: the row does not decode ({type(exc).__name__}: {str(exc)[:500]})"
+        log.error("outcome store: row %s of %s %s; skipped", where, self.table_name(kind), problem)
+        if kind == REJECTIONS:
+            return
+        try:
+            self.record_quarantined(self.table_name(kind), where, problem, json.dumps(row, default=str))
+        except Exception:
+            log.exception("outcome store: could not record the quarantined row %s", where)
+
+    def record_quarantined(self, table: str, where: str, problem: str, raw: str = "") -> bool:
+        """Show a row that does not decode (of any of this account's tables) with the refusals."""
+        return self.record_rejection(
+            Rejection(
+                source=f"store:{table}",
+                field=where,
+                problem=problem,
+                received_at=datetime.now(UTC),
+                raw=raw[:REJECTED_RAW_LIMIT],
+                raw_size=len(raw.encode("utf-8", "surrogatepass")),
+                digest=hashlib.sha256(f"{table}|{where}".encode("utf-8", "surrogatepass")).hexdigest(),
+            )
+        )
 
     # -- read side: maintenance runs ---------------------------------------------------
 
@@ -292,7 +467,7 @@ class TableOutcomeStore:
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
             {"pk": month, "lo": prefix, "hi": prefix[:-1] + "}"},  # "}" follows "|"
         )
-        return [MaintenanceEvent.from_record(r) for r in rows]
+        return self._decoded(RUNS, rows, MaintenanceEvent.from_record)
 
     def get_run(self, correlation_id: str) -> RunOutcome | None:
         events = self.run_events(correlation_id)
@@ -301,7 +476,7 @@ class TableOutcomeStore:
     def list_runs(self, month: YearMonth | str) -> list[RunOutcome]:
         """Every run scheduled to start in ``month`` (UTC), in order of start."""
         rows = self._query(RUNS, "PartitionKey eq @pk", {"pk": _month(month)})
-        return fold_runs(MaintenanceEvent.from_record(r) for r in rows)
+        return fold_runs(self._decoded(RUNS, rows, MaintenanceEvent.from_record))
 
     def runs_between(self, start: datetime, end: datetime) -> list[RunOutcome]:
         """Runs scheduled to start in ``[start, end)``: e.g. a patch cycle, release to release."""
@@ -325,7 +500,7 @@ class TableOutcomeStore:
         if since is not None:
             query += " and RowKey lt @oldest"
             params["oldest"] = f"{_MAX_MICROS - _micros(since) + 1:018d}"
-        events = [event_from_record(r) for r in self._query(HEALTH, query, params)]
+        events = self._decoded(HEALTH, self._query(HEALTH, query, params), event_from_record)
         return [e for e in events if isinstance(e, HealthEvent | ResourceHealthAlert)]
 
     def health_history(
@@ -337,13 +512,17 @@ class TableOutcomeStore:
         """The most recent signal that states the resource's availability (annotations skipped)."""
         from azure.core.exceptions import ResourceNotFoundError
 
+        self._ensure_once()
         with self._transient(f"read {self.table_name(HEALTH)}"):
             try:
                 rows = self._table(HEALTH).query_entities(
                     "PartitionKey eq @pk", parameters={"pk": escape_key(resource_id.lower())}, results_per_page=20
                 )
                 for row in rows:  # newest first, fetched a page at a time
-                    event = event_from_record(row)
+                    decoded = self._decoded(HEALTH, [dict(row)], event_from_record)
+                    if not decoded:
+                        continue
+                    event = decoded[0]
                     if isinstance(event, HealthEvent | ResourceHealthAlert) and event.availability is not None:
                         return health_change(event)
             except ResourceNotFoundError:
@@ -362,8 +541,7 @@ class TableOutcomeStore:
         else:
             rows = self._query(HEALTH, "OccurredTime ge @since", {"since": since.astimezone(UTC)})
         by_resource: dict[str, list[HealthEvent | ResourceHealthAlert]] = {}
-        for row in rows:
-            event = event_from_record(row)
+        for event in self._decoded(HEALTH, rows, event_from_record):
             if isinstance(event, HealthEvent | ResourceHealthAlert):
                 by_resource.setdefault(event.resource_key, []).append(event)
         return [fold_health(by_resource[k]) for k in sorted(by_resource)]
@@ -372,7 +550,7 @@ class TableOutcomeStore:
 
     def notice_events(self, tracking_id: str) -> list[SqlMaintenanceNotice]:
         rows = self._query(NOTICES, "PartitionKey eq @pk", {"pk": escape_key(tracking_id.upper())})
-        return [SqlMaintenanceNotice.from_record(r) for r in rows]
+        return self._decoded(NOTICES, rows, SqlMaintenanceNotice.from_record)
 
     def get_notice(self, tracking_id: str) -> NoticeOutcome | None:
         events = self.notice_events(tracking_id)
@@ -391,7 +569,7 @@ class TableOutcomeStore:
         only those naming ``service``, ``region`` (as in ``impactedServices``) or a
         subscription. Notices are few (tens a month): this scans the table and filters
         the folded notices, so a rescheduled notice is judged by its current window."""
-        notices = fold_notices(SqlMaintenanceNotice.from_record(r) for r in self._query(NOTICES))
+        notices = fold_notices(self._decoded(NOTICES, self._query(NOTICES), SqlMaintenanceNotice.from_record))
 
         def wanted(n: NoticeOutcome) -> bool:
             return (
@@ -425,8 +603,11 @@ class TableOutcomeStore:
     def list_rejections(self, month: YearMonth | str) -> list[Rejection]:
         """What was refused in ``month`` (by receipt), newest first."""
         rows = self._query(REJECTIONS, "PartitionKey eq @pk", {"pk": _month(month)})
-        out = [
-            Rejection(
+        rows += self._query(GIVEN_UP, "PartitionKey eq @pk", {"pk": _month(month)})
+        out: list[Rejection] = self._decoded(
+            REJECTIONS,
+            rows,
+            lambda r: Rejection(
                 source=r["Source"],
                 field=r["Field"],
                 problem=r["Problem"],
@@ -434,9 +615,8 @@ class TableOutcomeStore:
                 raw=r.get("Raw", ""),
                 raw_size=int(r["RawSize"]),
                 digest=r["RowKey"],
-            )
-            for r in rows
-        ]
+            ),
+        )
         return sorted(out, key=lambda x: (x.received_at, x.digest), reverse=True)
 
     def raw_event(self, event: DomainEvent) -> str | None:
@@ -459,6 +639,12 @@ class TableOutcomeStore:
         for kind in TABLES:
             with self._transient(f"delete table {self.table_name(kind)}"):
                 self._table(kind).delete_table()
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return value
 
 
 def _region(name: str) -> str:

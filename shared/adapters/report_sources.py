@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from shared.domain.alerts import Alert
 
 CLIENT_OPTIONS: Mapping[str, Any] = {"retry_total": 2, "connection_timeout": 5, "read_timeout": 30}
+
+log = logging.getLogger("patchwatch.report")
 
 
 class _Tables:
@@ -79,9 +82,15 @@ class CycleResults(_Tables):
         current = int(cycle_rows[0].get("Round", -1)) if cycle_rows else None
         out = []
         for row in self.rows("cyclevms", "PartitionKey eq @pk", {"pk": cycle_id}):
-            if current is not None and int(row.get("Round", -1)) != current:
-                continue
-            out.append(vm_result(row))
+            try:
+                if current is not None and int(row.get("Round", -1)) != current:
+                    continue
+                out.append(vm_result(row))
+            except Exception as exc:  # one row's content: quarantined (logged, skipped), the report goes on
+                log.error(
+                    "cycle store: row %s/%s quarantined: it does not decode (%s: %s); skipped",
+                    row.get("PartitionKey"), row.get("RowKey"), type(exc).__name__, exc,
+                )  # fmt: skip
         return sorted(out, key=lambda v: v.resource_id.lower())
 
     def run_machines(self, correlation_ids: Iterable[str]) -> dict[str, list[str]]:

@@ -31,11 +31,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.adapters.tables import table_missing
 from shared.domain.alerts import ResourceWindow, WatchedConfiguration
 from shared.domain.schedule import MaintenanceSchedule, ScheduleError
 from shared.domain.scope import DynamicScope, is_scope_assignment
@@ -341,6 +342,9 @@ class CachedSchedules:
     problems: list[str] = field(default_factory=list)
 
 
+T = TypeVar("T")
+
+
 class ScheduleCache:
     """The ``{prefix}schedules`` table."""
 
@@ -369,24 +373,52 @@ class ScheduleCache:
                 self._table.create_table()
         return self._table
 
+    def _recreate(self) -> None:
+        """The table disappeared (deleted while the process lived on): make it again."""
+        from azure.core.exceptions import ResourceExistsError
+
+        with contextlib.suppress(ResourceExistsError):
+            self.table.create_table()
+
+    def _again_if_gone(self, call: Callable[[], T]) -> T:
+        """``call()``; if the table is gone, make it again and call once more."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return call()
+        except ResourceNotFoundError as exc:
+            if not table_missing(exc):
+                raise
+            self._recreate()
+            return call()
+
+    def _get(self, pk: str, rk: str) -> Any:
+        """The entity, or None when it (or the table) is not there."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return self.table.get_entity(pk, rk)
+        except ResourceNotFoundError as exc:
+            if table_missing(exc):
+                self._recreate()
+            return None
+
     def _rows(self, partition: str) -> list[dict[str, Any]]:
-        return [dict(e) for e in self.table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})]
+        return self._again_if_gone(
+            lambda: [dict(e) for e in self.table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})]
+        )
 
     def _upsert(self, entity: dict[str, Any]) -> None:
         from azure.data.tables import UpdateMode
 
-        self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        self._again_if_gone(lambda: self.table.upsert_entity(entity, mode=UpdateMode.MERGE))
 
     # -- writes ------------------------------------------------------------------------
 
     def put_configuration(self, window: ConfigurationWindow, now: datetime, *, watched: bool) -> None:
-        from azure.core.exceptions import ResourceNotFoundError
 
         rk = escape_key(window.configuration_id)
-        try:
-            existing = dict(self.table.get_entity("configuration", rk))
-        except ResourceNotFoundError:
-            existing = {}
+        existing = dict(self._get("configuration", rk) or {})
         entity = {
             "PartitionKey": "configuration",
             "RowKey": rk,
@@ -409,13 +441,9 @@ class ScheduleCache:
 
     def mark_watched(self, configuration_id: str, now: datetime) -> None:
         """Remember since when a configuration is watched, even before its window could be read."""
-        from azure.core.exceptions import ResourceNotFoundError
 
         rk = escape_key(configuration_id)
-        try:
-            existing = dict(self.table.get_entity("configuration", rk))
-        except ResourceNotFoundError:
-            existing = {}
+        existing = dict(self._get("configuration", rk) or {})
         if not existing.get("WatchedSince"):
             self._upsert(
                 {
@@ -529,9 +557,8 @@ class ScheduleCache:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        try:
-            row = self.table.get_entity("refresh", "state")
-        except ResourceNotFoundError:
+        row = self._get("refresh", "state")
+        if row is None:
             try:
                 self.table.create_entity({"PartitionKey": "refresh", "RowKey": "state", "RefreshedAt": now})
                 return True

@@ -34,6 +34,11 @@ def stored_instant(value: Any) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def table_missing(exc: BaseException) -> bool:
+    """A 404 that says the table itself is not there (not a missing entity)."""
+    return getattr(exc, "error_code", None) == "TableNotFound" or "TableNotFound" in str(exc)
+
+
 def is_transient(exc: BaseException) -> bool:
     """A fault a later try may not meet: no answer, a timeout, throttling or a server error."""
     from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError

@@ -25,7 +25,7 @@ from typing import Any
 
 from shared.commands import print_table
 from shared.commands._alerting import EVENTS, WORLD
-from shared.commands.replay import expand, instant_arg, print_results, replay_files
+from shared.commands.replay import door_policy, expand, instant_arg, print_results, replay_files
 from shared.config import Settings, load_settings
 from shared.domain.events import MaintenanceEvent
 from shared.domain.outcomes import StoreUnavailableError
@@ -209,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_settings(env)
     with demo_store(cfg, args.data) as demo:
         store = demo.store
-        replay = replay_files(files, store=store, policy=IngestPolicy.from_settings(cfg), now=args.now)
+        policy = door_policy(IngestPolicy.from_settings(cfg), "auto")  # as `replay` takes saved files
+        replay = replay_files(files, store=store, policy=policy, now=args.now)
         extra = load_alerting_world(cfg, store, args.now)
         print(
             f"\nLoaded the month as of {args.now.isoformat()}: {len(files)} files ({len(replay.results)} events) "

@@ -12,13 +12,23 @@ With ``--json`` the last line of stdout is one object::
     {"accepted": int, "duplicates": int, "rejected": [{"source": "FILE#INDEX", "reason": str}],
      "alerts": [], "actions": [...]}
 
+Which door a file goes through (``--door``): ``auto`` (the default) takes each envelope
+by the door it belongs to (a common alert schema alert: ``POST /api/alerts``; anything
+else: the Event Grid functions), and a body that is not JSON is reported as refused but
+not recorded, because an Event Grid delivery that is not JSON never reaches a function
+(the Functions extension answers 500). ``alerts`` replays every file as the webhook
+takes it (common alert schema only, at most ``MAX_EVENTS_PER_BODY`` per body, a body
+that is not JSON recorded as a refusal); ``eventgrid`` as the Event Grid functions do.
+
 Exit 0 when every event was processed (rejected ones included); 2 for usage errors;
-3 when the outcome store cannot be reached (found out with a single quick probe).
+3 when the outcome store cannot be reached (found out with a single quick probe), also
+when it is lost while the watchdog evaluates at ``--now``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -66,7 +76,26 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     p.add_argument("--live", action="store_true", help="also execute the follow-up actions against Azure")
+    p.add_argument(
+        "--door",
+        choices=("auto", "alerts", "eventgrid"),
+        default="auto",
+        help="the door the files go through: auto (by each envelope's schema), alerts (POST /api/alerts), "
+        "eventgrid (the Event Grid functions)",
+    )
     p.set_defaults(run=run)
+
+
+def door_policy(policy: IngestPolicy, door: str) -> IngestPolicy:
+    """The ingest policy of a ``--door``."""
+    from shared.domain.events import EVENT_GRID_DOOR, WEBHOOK_DOOR
+    from shared.limits import MAX_EVENTS_PER_BODY
+
+    if door == "alerts":
+        return dataclasses.replace(policy, door=WEBHOOK_DOOR, max_events=MAX_EVENTS_PER_BODY, record_unparsable=True)
+    if door == "eventgrid":
+        return dataclasses.replace(policy, door=EVENT_GRID_DOOR, record_unparsable=False)
+    return dataclasses.replace(policy, door=None, record_unparsable=False)
 
 
 def expand(paths: Iterable[str]) -> list[Path]:
@@ -176,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
     now = args.now or datetime.now(UTC)
     # StoreUnavailableError reaches the command line's one error path: exit 3 with a hint.
     outcome_store(cfg, PROBE_CLIENT_OPTIONS).ensure_tables()
-    replay = replay_files(files, store=outcome_store(cfg), policy=IngestPolicy.from_settings(cfg), now=now)
+    policy = door_policy(IngestPolicy.from_settings(cfg), getattr(args, "door", "auto"))
+    replay = replay_files(files, store=outcome_store(cfg), policy=policy, now=now)
     executed = _execute(replay.actions, cfg) if args.live else []
     from shared.commands._alerting import print_alerts, replay_alerts  # the watchdog at --now (issue 5)
 

@@ -15,7 +15,10 @@ cannot be reached.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,16 +47,37 @@ def register(sub: Any) -> None:
         description=(__doc__ or "").split("\n\n")[1],
     )
     p.add_argument("--cycle", required=True, type=month_arg, metavar="YYYY-MM", help="the cycle (its release month)")
-    p.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
+    p.add_argument("--html", metavar="FILE", type=html_path, help="also write the report as a self-contained HTML page")
     p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     p.add_argument("--now", type=instant_arg, help="report as of this instant, ISO 8601 (default: the clock)")
     p.set_defaults(run=run)
 
 
+def html_path(text: str) -> Path:
+    """``--html FILE``: a file to write, not empty and not a directory (argparse reports the error)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file name for the HTML report, got an empty path")
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name, e.g. {path / 'report.html'}")
+    return path
+
+
 def write_html(report: ComplianceReport, path: str | Path) -> Path:
+    """Render, then write atomically: a temporary file beside the target, renamed over it, so
+    a failed render or write never leaves a partial or empty file over the previous report."""
     out = Path(path)
+    page = render_html(report)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(report), encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return out
 
 
@@ -106,6 +130,10 @@ def print_summary(report: ComplianceReport) -> None:
             print(f"  {line}")
     for note in report.notes:
         print(f"note: {note}")
+    if report.rejected:
+        print(f"\nRefused during the cycle ({len(report.rejected)}, newest first):")
+        for r in report.rejected[:20]:
+            print(f"  {fmt(r.received_at)}  {r.source}: {r.reason}")
 
 
 OUT = Path(__file__).resolve().parents[2] / "out"
@@ -130,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_settings()
     now = args.now or datetime.now(UTC)
     report = load_report(cfg, args.cycle, now)  # StoreUnavailableError: the CLI's error path (exit 3)
-    written = write_html(report, args.html) if args.html else None
+    try:
+        written = write_html(report, args.html) if args.html else None
+    except OSError as exc:
+        print(f"error: cannot write the HTML report to {args.html}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     if args.json:
         print_json({**report.to_json(), "html": str(written) if written else None})
         return 0

@@ -30,10 +30,13 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
-MAX_EVENT_BYTES = 1024 * 1024
+from shared import limits
+from shared.limits import INSTANT_MAX, INSTANT_MIN, MAX_DEPTH, MAX_TEXT_UTF16, utf16_units
+
+MAX_EVENT_BYTES = limits.MAX_BODY_BYTES
 """Event Grid's limit for one event (and for an HTTP body we accept)."""
 
 PRE_MAINTENANCE_EVENT = "Microsoft.Maintenance.PreMaintenanceEvent"
@@ -209,9 +212,19 @@ def parse_instant(text: str, field: str) -> datetime:
         offset = "+00:00"
     try:
         value = datetime.fromisoformat(base + fraction + offset)
+        value = value.astimezone(UTC)
+    except OverflowError:  # an offset that moves the time past year 1 or 9999
+        raise DecodeError(field, f"{_short(text)} is outside {_RANGE}") from None
     except ValueError as exc:
         raise DecodeError(field, f"not a valid date and time: {_short(text)} ({exc})") from None
-    return value.astimezone(UTC)
+    if value < INSTANT_MIN:
+        raise DecodeError(field, f"{_short(text)} is before 1601-01-01 (accepted: {_RANGE})")
+    if value > INSTANT_MAX:
+        raise DecodeError(field, f"{_short(text)} is after 9999-12-31 (accepted: {_RANGE})")
+    return value
+
+
+_RANGE = "1601-01-01T00:00:00Z to 9999-12-31T23:59:59Z, what Azure Tables holds"
 
 
 def format_instant(value: datetime) -> str:
@@ -268,6 +281,7 @@ class _Obj:
             raise DecodeError(self.at(key), f"expected a string, got {_kind(value)}")
         if not value.strip():
             raise DecodeError(self.at(key), "must not be empty")
+        _check_length(value, self.at(key))
         return value.strip()
 
     def optional_text(self, key: str, *, numbers: bool = False) -> str | None:
@@ -302,7 +316,15 @@ class _Obj:
             if not isinstance(item, str) or not item.strip():
                 raise DecodeError(f"{self.at(key)}[{i}]", f"expected a non-empty string, got {_kind(item)}")
             out.append(item.strip())
+        _check_length(",".join(out), self.at(key))  # stored as one comma-separated text
         return tuple(out)
+
+
+def _check_length(value: str, field: str) -> None:
+    if len(value) > MAX_TEXT_UTF16 // 2 and utf16_units(value) > MAX_TEXT_UTF16:
+        raise DecodeError(
+            field, f"{utf16_units(value):,} UTF-16 characters is over the {MAX_TEXT_UTF16:,}-character limit of a text"
+        )
 
 
 def _resource_id(obj: _Obj, key: str) -> str:
@@ -633,7 +655,9 @@ def parse_payload(raw: bytes | str, *, max_bytes: int = MAX_EVENT_BYTES) -> list
         value = json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise DecodeError("payload", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise DecodeError("payload", f"nested deeper than the {MAX_DEPTH}-level limit") from None
+    except ValueError as exc:
         raise DecodeError("payload", f"not JSON: {exc}") from None
     if isinstance(value, dict):
         return [value]
@@ -645,7 +669,198 @@ def parse_payload(raw: bytes | str, *, max_bytes: int = MAX_EVENT_BYTES) -> list
 
 
 def encoded_size(element: Any) -> int:
-    return len(json.dumps(element, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return len(json.dumps(element, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_structure(element: Any, path: str = "") -> None:
+    """Refuse what no store can hold or no decoder should walk: nesting deeper than
+    :data:`~shared.limits.MAX_DEPTH` and lone surrogates (``"\\ud800"`` is valid JSON
+    but not Unicode text). Iterative: a structure of any depth is checked without recursion."""
+    stack: list[tuple[Any, str, int]] = [(element, path, 0)]
+    while stack:
+        value, at, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise DecodeError(at or "event", f"nested deeper than the {MAX_DEPTH}-level limit")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if isinstance(k, str) and _SURROGATE.search(k):
+                    raise DecodeError(at or "event", f"a key holds a lone surrogate ({_surrogate(k)})")
+                stack.append(
+                    (v, f"{at}.{k}" if isinstance(k, str) and at else f"{at}[{k}]" if at else str(k), depth + 1)
+                )
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise DecodeError(at or "event", f"holds a lone surrogate ({_surrogate(value)}): not Unicode text")
+
+
+def _surrogate(text: str) -> str:
+    m = _SURROGATE.search(text)
+    assert m is not None
+    return f"U+{ord(m.group()):04X} at character {m.start():,}"
+
+
+def storable_text(text: str) -> str:
+    """``text`` with each lone surrogate written as its ``\\uXXXX`` escape, so that it can be stored."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def compact_json(element: Any, *, sort_keys: bool = False) -> str:
+    """Compact JSON of a parsed element, whatever its depth: levels beyond
+    :data:`~shared.limits.MAX_DEPTH` are replaced by a marker (what a refusal keeps)."""
+    try:
+        return json.dumps(element, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    except RecursionError:
+        return json.dumps(_flatten(element), separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+
+
+def _flatten(element: Any) -> Any:
+    marker = f"[nested deeper than {MAX_DEPTH} levels: not kept]"
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(element, root, 0, 0)]
+    while stack:
+        value, parent, slot, depth = stack.pop()
+        if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+            parent[slot] = marker
+        elif isinstance(value, dict):
+            parent[slot] = copy = dict.fromkeys(value)
+            stack.extend((v, copy, k, depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            parent[slot] = copy_list = [None] * len(value)
+            stack.extend((v, copy_list, i, depth + 1) for i, v in enumerate(value))
+        else:
+            parent[slot] = value
+    return root[0]
+
+
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?(Z|[+-]\d{2}(?::?\d{2})?)?")
+_EVENT_GRID_KEEPS = ("id", "topic", "subject", "eventtype", "eventtime", "dataversion", "data")
+
+
+def canonical_envelope(element: Any) -> Any:
+    """An Event Grid or CloudEvents envelope in the form that survives every door: the
+    Functions host parses an event with Newtonsoft (date strings re-written, 7-digit
+    fractions trimmed) and the Python worker rebuilds it from the fields it knows
+    (``metadataVersion`` and ``dataschema`` dropped, times cut to microseconds). So only
+    the fields both paths keep are kept, and every ISO date-time string is written one
+    way: UTC, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``, trailing zeros dropped (without a zone
+    it stays without one). Anything else (an action group's alert) is returned as it is.
+    Stored with its keys sorted (``compact_json(..., sort_keys=True)``)."""
+    if not isinstance(element, dict):
+        return element
+    lower = {str(k).lower() for k in element}
+    if "schemaid" in lower or not ({"eventtype", "specversion"} & lower):
+        return element
+    if "specversion" in lower:
+        kept = {k: v for k, v in element.items() if str(k).lower() != "dataschema" and v is not None}
+    else:
+        kept = {k: v for k, v in element.items() if str(k).lower() in _EVENT_GRID_KEEPS and v is not None}
+    return _canonical_times(kept)
+
+
+def _canonical_times(value: Any) -> Any:
+    if isinstance(value, str):
+        return _canonical_time(value)
+    if isinstance(value, list):
+        return [_canonical_times(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canonical_times(v) for k, v in value.items()}
+    return value
+
+
+def _canonical_time(text: str) -> str:
+    m = _ISO.fullmatch(text)
+    if not m:
+        return text
+    y, mo, d, h, mi, se, fraction, zone = m.groups()
+    try:
+        value = datetime(int(y), int(mo), int(d), int(h), int(mi), int(se), int((fraction or "0")[:6].ljust(6, "0")))
+        if zone and zone != "Z":
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+            value = value - offset if zone[0] == "+" else value + offset
+    except (ValueError, OverflowError):
+        return text
+    out = f"{value.year:04d}-{value:%m-%dT%H:%M:%S}"
+    if value.microsecond:
+        out += f".{value.microsecond:06d}".rstrip("0")
+    return out + ("Z" if zone else "")
+
+
+def check_record(event: DomainEvent) -> None:
+    """Every column of the event's row within what a Table property holds, and every list
+    of texts storable as one comma-separated text (an item holding a comma would read back
+    as two: found by the fuzz tests)."""
+    for name, column, kind, _ in _columns(type(event)):
+        value = getattr(event, name)
+        if kind == _TEXTS and value and any("," in item for item in value):
+            raise DecodeError(column, "an item holds a comma: not an Azure id")
+    for column, value in event.to_record().items():
+        if isinstance(value, str) and len(value) > MAX_TEXT_UTF16 // 2 and utf16_units(value) > MAX_TEXT_UTF16:
+            raise DecodeError(
+                column, f"{utf16_units(value):,} UTF-16 characters is over the {MAX_TEXT_UTF16:,}-character limit"
+            )
+
+
+@dataclass(frozen=True)
+class Door:
+    """Where events come in, and what each door takes: the action-group webhook takes
+    only the common alert schema; each Event Grid function only its own event types, in
+    the Event Grid or CloudEvents schema (the subscription handshake included)."""
+
+    name: str
+    schemas: frozenset[Schema]
+    event_types: frozenset[str]
+
+
+WEBHOOK_DOOR = Door(
+    "POST /api/alerts", frozenset({Schema.COMMON_ALERT}), frozenset({SERVICE_HEALTH_MAINTENANCE, RESOURCE_HEALTH_EVENT})
+)
+MAINTENANCE_DOOR = Door(
+    "maintenance_events",
+    frozenset({Schema.EVENT_GRID, Schema.CLOUD_EVENTS}),
+    frozenset({PRE_MAINTENANCE_EVENT, POST_MAINTENANCE_EVENT}),
+)
+HEALTH_DOOR = Door(
+    "health_events",
+    frozenset({Schema.EVENT_GRID, Schema.CLOUD_EVENTS}),
+    frozenset({AVAILABILITY_STATUS_CHANGED, RESOURCE_ANNOTATED}),
+)
+EVENT_GRID_DOOR = Door(
+    "the Event Grid functions", frozenset({Schema.EVENT_GRID, Schema.CLOUD_EVENTS}), frozenset(EVENT_GRID_TYPES)
+)
+
+
+def door_for(element: Any) -> Door:
+    """The door an envelope belongs to (``replay`` of saved files): an alert's or Event Grid's."""
+    if isinstance(element, dict) and any(str(k).lower() == "schemaid" for k in element):
+        return WEBHOOK_DOOR
+    return EVENT_GRID_DOOR
+
+
+def _check_door(door: Door | None, schema: Schema) -> None:
+    if door is None or schema in door.schemas:
+        return
+    if schema is Schema.COMMON_ALERT:
+        raise DecodeError(
+            "schemaId",
+            f"{door.name} takes Event Grid and CloudEvents events only; "
+            "an action group's common alert schema alert goes to POST /api/alerts",
+        )
+    raise DecodeError(
+        "event",
+        f"{door.name} takes only the Azure Monitor common alert schema ({COMMON_ALERT_SCHEMA_ID}); "
+        "Event Grid events come in through the Event Grid functions",
+    )
+
+
+def _check_type(door: Door | None, event_type: str, field: str) -> None:
+    if door is None or event_type == SUBSCRIPTION_VALIDATION or event_type in door.event_types:
+        return
+    right = next((d.name for d in (MAINTENANCE_DOOR, HEALTH_DOOR) if event_type in d.event_types), "another door")
+    raise DecodeError(field, f"{event_type} is not delivered to {door.name} (its subscription targets {right})")
 
 
 def decode_event(
@@ -654,25 +869,37 @@ def decode_event(
     allowed_subscriptions: frozenset[str] = frozenset(),
     size: int | None = None,
     max_bytes: int = MAX_EVENT_BYTES,
+    door: Door | None = None,
 ) -> Decoded:
     """One envelope (any of the three schemas) as a domain event, or a :class:`DecodeError`.
 
     ``size`` is the element's encoded size if the caller already knows it.
     ``allowed_subscriptions`` (lower-case ids), when not empty, refuses foreign events.
+    ``door``, when given, refuses what does not come in there (see :class:`Door`).
     """
+    check_structure(element)
     if size is None:
         size = encoded_size(element)
     if size > max_bytes:
         raise DecodeError("event", f"{size:,} bytes is over the {max_bytes:,}-byte limit")
     if not isinstance(element, dict):
         raise DecodeError("event", f"expected an event object, got {_kind(element)}")
-    env = _Obj(element, "")
+    decoded = _decode_envelope(_Obj(element, ""), allowed_subscriptions, door)
+    if not isinstance(decoded, SubscriptionValidation):
+        check_record(decoded)
+    return decoded
+
+
+def _decode_envelope(env: _Obj, allowed_subscriptions: frozenset[str], door: Door | None) -> Decoded:
     if env.get("schemaId") is not None:
+        _check_door(door, Schema.COMMON_ALERT)
         return _decode_common_alert(env, allowed_subscriptions)
     if env.get("specversion") is not None:
-        return _decode_cloud_event(env, allowed_subscriptions)
+        _check_door(door, Schema.CLOUD_EVENTS)
+        return _decode_cloud_event(env, allowed_subscriptions, door)
     if env.get("eventType") is not None:
-        return _decode_event_grid(env, allowed_subscriptions)
+        _check_door(door, Schema.EVENT_GRID)
+        return _decode_event_grid(env, allowed_subscriptions, door)
     raise DecodeError(
         "event",
         "not an Event Grid event (eventType), a CloudEvent 1.0 (specversion) "
@@ -688,8 +915,9 @@ def _known_type(env: _Obj, key: str) -> str:
     raise DecodeError(env.at(key), f"unknown event type {_short(text, 120)}")
 
 
-def _decode_event_grid(env: _Obj, allowed: frozenset[str]) -> Decoded:
+def _decode_event_grid(env: _Obj, allowed: frozenset[str], door: Door | None = None) -> Decoded:
     event_type = _known_type(env, "eventType")
+    _check_type(door, event_type, env.at("eventType"))
     event_id = env.text("id")
     if event_type == SUBSCRIPTION_VALIDATION:
         data = env.obj("data")
@@ -699,7 +927,7 @@ def _decode_event_grid(env: _Obj, allowed: frozenset[str]) -> Decoded:
     return _decode_data(head, env.obj("data"), allowed)
 
 
-def _decode_cloud_event(env: _Obj, allowed: frozenset[str]) -> Decoded:
+def _decode_cloud_event(env: _Obj, allowed: frozenset[str], door: Door | None = None) -> Decoded:
     version = env.text("specversion", numbers=True)
     if version not in ("1.0", "1"):
         raise DecodeError(env.at("specversion"), f"CloudEvents {_short(version)} is not supported (only 1.0)")
@@ -710,6 +938,7 @@ def _decode_cloud_event(env: _Obj, allowed: frozenset[str]) -> Decoded:
         raise DecodeError(env.at("datacontenttype"), f"{_short(content_type)} is not JSON")
     env.text("source")
     event_type = _known_type(env, "type")
+    _check_type(door, event_type, env.at("type"))
     if event_type == SUBSCRIPTION_VALIDATION:
         raise DecodeError(env.at("type"), "CloudEvents subscriptions validate with an HTTP OPTIONS handshake")
     head = _Head(event_type, env.text("id"), env.instant("time"), Schema.CLOUD_EVENTS)
@@ -742,9 +971,11 @@ def _maintenance(head: _Head, data: _Obj, allowed: frozenset[str]) -> Maintenanc
             f"{_short(correlation_id, 120)}",
         )
     try:
-        run_start_of(correlation_id)
+        run_start = run_start_of(correlation_id)
     except ValueError:
         raise DecodeError(data.at("correlationId"), "the run's yyyyMMddHHmmss is not a valid date and time") from None
+    if not INSTANT_MIN <= run_start <= INSTANT_MAX:
+        raise DecodeError(data.at("correlationId"), f"the run's yyyyMMddHHmmss is outside {_RANGE}")
     if head.event_id.lower() != correlation_id.lower():
         raise DecodeError("id", "a maintenance event's id must equal data.correlationId")
     configuration_id = _resource_id(data, "maintenanceConfigurationId")

@@ -47,6 +47,18 @@ class StoreUnavailableError(RuntimeError):
     and the delivery must be retried (Event Grid redelivers when the function raises)."""
 
 
+class FactConflictError(ValueError):
+    """An event whose (type, id) was recorded before with other content: ``columns`` differ.
+    Recorded as a refusal, never a silent duplicate (the first row stays)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__(
+            "conflict: an event of the same type and id was recorded before with other content "
+            f"(differs in {', '.join(columns)}); the first one is kept"
+        )
+        self.columns = columns
+
+
 def fact_key(event: DomainEvent) -> tuple[str, str]:
     """The idempotency key. Maintenance ids are resource ids, hence case-insensitive."""
     if isinstance(event, MaintenanceEvent):

@@ -34,6 +34,7 @@ from shared.domain.events import Availability
 from shared.domain.outcomes import (
     HealthSource,
     NoticeOutcome,
+    Rejection,
     ResourceHealth,
     RunOutcome,
     RunStatus,
@@ -177,6 +178,7 @@ class ReportInputs:
     sql_resources: Sequence[SqlResource] = ()
     notes: Sequence[str] = ()  # what could not be read, said plainly
     overrun_grace: timedelta = timedelta(0)  # MAINTENANCE_GRACE_MINUTES: a later post event is an overrun
+    rejected: Sequence[Rejection] = ()  # what was refused (conflicts, quarantined rows included) in the cycle
 
     def overran(self, run: RunOutcome) -> bool:
         """The post event came after the window's end and the grace, or has not come by then."""
@@ -474,6 +476,7 @@ class ComplianceReport:
     groups: tuple[GroupTimeline, ...]
     notes: tuple[str, ...]
     sql_window_choice: Mapping[str, Any] = field(default_factory=dict)
+    rejected: tuple[Rejection, ...] = ()  # refusals received during the cycle, newest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -489,6 +492,7 @@ class ComplianceReport:
             "groups": [g.to_json() for g in self.groups],
             "notes": list(self.notes),
             "sql_window_choice": dict(self.sql_window_choice),
+            "rejected": [r.to_json() for r in self.rejected],
         }
 
 
@@ -721,6 +725,13 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
         groups=tuple(timelines),
         notes=tuple(inputs.notes) + tuple(_window_choice_notes(inputs.sql_resources)),
         sql_window_choice=window_choice(inputs.sql_resources),
+        rejected=tuple(
+            sorted(
+                (r for r in inputs.rejected if cycle.release_utc <= r.received_at < cycle.ends_utc),
+                key=lambda r: (r.received_at, r.digest),
+                reverse=True,
+            )
+        ),
     )
 
 

@@ -1005,7 +1005,7 @@ def render_html(report: ComplianceReport, links: PageLinks | None = None) -> str
         f"install deadline <b>{esc(fmt(c.install_deadline_utc))}</b> · "
         f"next release <b>{esc(fmt(c.ends_utc))}</b> · "
         f"report as of <b>{esc(fmt(report.now))}</b></p></header>"
-        f"{attention_html(report)}{summary_html(report)}{notes_html}"
+        f"{attention_html(report)}{summary_html(report)}{notes_html}{rejected_html(report)}"
         f'<div class="legend"><h2>How to read the timelines</h2>{legend_svg()}</div>'
         f"{overview_html(report)}{groups}"
         "<footer>Patch Watch compliance report · built from the outcome store, the patch cycle's store and the "
@@ -1013,6 +1013,22 @@ def render_html(report: ComplianceReport, links: PageLinks | None = None) -> str
         + (f" Generated at <time>{esc(fmt(links.generated_at))}</time>." if links else "")
         + "</footer>"
         "</body></html>\n"
+    )
+
+
+def rejected_html(report: ComplianceReport, limit: int = 50) -> str:
+    """What was refused during the cycle (malformed, foreign, conflicting, quarantined rows)."""
+    if not report.rejected:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(fmt(r.received_at))}</td><td>{esc(r.source)}</td><td>{esc(r.reason)}</td></tr>"
+        for r in report.rejected[:limit]
+    )
+    more = f"<p>... and {len(report.rejected) - limit} more.</p>" if len(report.rejected) > limit else ""
+    return (
+        f'<section class="rejected"><h2>Refused ({len(report.rejected)})</h2>'
+        "<table><tr><th>received</th><th>source</th><th>reason</th></tr>"
+        f"{rows}</table>{more}</section>"
     )
 
 

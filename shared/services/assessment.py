@@ -54,6 +54,7 @@ from shared.domain.hotpatch import (
     not_assessable_finding,
     reconcile,
 )
+from shared.limits import MAX_DEPTH
 from shared.services.ports import (
     ArmError,
     ArmPort,
@@ -190,6 +191,8 @@ class Message:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MessageError(f"body: not JSON ({exc})") from None
+        except RecursionError:
+            raise MessageError(f"body: nested deeper than the {MAX_DEPTH}-level limit") from None
         if not isinstance(data, dict):
             raise MessageError(f"body: expected an object, got {type(data).__name__}")
         for name, kind in (("op", str), ("scope", str), ("cycle_id", str), ("round", int), ("vm", str)):

@@ -18,7 +18,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from shared.domain.events import storable_text
 from shared.domain.outcomes import Rejection
+from shared.limits import MAX_BODY_BYTES, MAX_DEPTH
 from shared.services.ingest import IngestResult, Outcome
 
 log = logging.getLogger("patchwatch.events")
@@ -52,10 +54,14 @@ def settle(
 
 def decode_message(body: bytes) -> dict[str, Any]:
     """A follow-up from its queue message, or :class:`FollowUpError` naming the problem."""
+    if len(body) > MAX_BODY_BYTES:
+        raise FollowUpError(f"message: {len(body):,} bytes is over the {MAX_BODY_BYTES:,}-byte limit")
     try:
         action = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FollowUpError(f"message is not JSON: {exc}") from None
+    except RecursionError:
+        raise FollowUpError(f"message: nested deeper than the {MAX_DEPTH}-level limit") from None
     if not isinstance(action, dict):
         raise FollowUpError(f"message is a JSON {type(action).__name__}, expected an object")
     kind = action.get("action")
@@ -87,13 +93,13 @@ def record_given_up(store: Any, body: bytes, *, message_id: str, now: Any) -> No
     except FollowUpError as exc:
         problem = f"unreadable follow-up: {exc}"
     log.error("follow-up message %s given up: %s", message_id, problem)
-    store.record_rejection(
+    store.record_given_up(
         Rejection(
             source=f"follow-ups-poison:{message_id}"[:500],
             field="follow-up",
             problem=problem,
             received_at=now,
-            raw=raw[:16_000],
+            raw=storable_text(raw[:16_000]),
             raw_size=len(body),
             digest=hashlib.sha256(body).hexdigest(),
         )

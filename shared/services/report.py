@@ -33,6 +33,8 @@ class OutcomeReader(Protocol):
 
     def list_notices(self) -> list[Any]: ...
 
+    def list_rejections(self, month: Any) -> list[Any]: ...
+
 
 class CycleReader(Protocol):
     def vm_results(self, cycle_id: str) -> list[VmResult]: ...
@@ -67,6 +69,7 @@ def compliance_report(
     runs = sources.outcomes.runs_between(cycle.release_utc, cycle.ends_utc)
     health = sources.outcomes.list_resource_health(since=cycle.release_utc - MARGIN - HEALTH_LOOKBACK)
     notices = sources.outcomes.list_notices()
+    rejected = [r for month in (cycle.month, cycle.month.next()) for r in sources.outcomes.list_rejections(month)]
     vms: Sequence[VmResult] | None = None
     run_machines: dict[str, list[str]] = {}
     if sources.cycles is not None:
@@ -105,6 +108,7 @@ def compliance_report(
             sql_resources=sql,
             notes=notes,
             overrun_grace=overrun_grace,
+            rejected=rejected,
         )
     )
 

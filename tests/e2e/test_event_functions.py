@@ -152,11 +152,19 @@ def test_a_mixed_body_records_the_good_events_and_names_the_bad_one(store: Table
     assert store.get_notice("7LQ2-TX8") is not None
 
 
-def test_an_event_grid_webhook_handshake_is_answered(store: TableOutcomeStore) -> None:
-    response = app_support.handler("action_group_alerts")(post(sample("03-subscription-validation.eventgrid.json")))
-    assert response.status_code == 200
-    code = sample("03-subscription-validation.eventgrid.json")[0]["data"]["validationCode"]
-    assert json.loads(response.get_body()) == {"validationResponse": code}
+def test_the_webhook_refuses_an_event_grid_handshake_and_records_a_junk_event_beside_it(
+    store: TableOutcomeStore,
+) -> None:
+    """/api/alerts takes the common alert schema only (Event Grid subscriptions target the
+    Event Grid functions, whose handshake the host answers). A handshake posted there with
+    a junk event is refused whole, and the junk event's refusal is recorded, not hidden."""
+    body = [*sample("03-subscription-validation.eventgrid.json"), {"junk": True}]
+    response = app_support.handler("action_group_alerts")(post(body))
+    assert response.status_code == 400
+    answer = json.loads(response.get_body())
+    assert [r["source"] for r in answer["rejected"]] == ["action_group_alerts#0", "action_group_alerts#1"]
+    assert "common alert schema" in answer["rejected"][0]["reason"]
+    assert len(store.snapshot()["rejections"]) == 2
 
 
 def test_a_store_fault_is_a_500_for_alerts_and_raises_for_event_grid(

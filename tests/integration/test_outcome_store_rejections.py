@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.outcome_store import TableOutcomeStore
-from shared.domain.events import MAX_EVENT_BYTES
+from shared.domain.events import MAX_EVENT_BYTES, canonical_envelope
 from shared.services.ingest import IngestPolicy, Outcome, ingest_payload
 from tests.support.alert_events import real_alert
 from tests.support.azurite import Azurite
@@ -391,9 +391,9 @@ def test_malformed_input_is_refused_with_its_reason_and_nothing_else_is_written(
     assert f"{row['Field']}: {row['Problem']}" == result.reason
     if field == "payload":  # the body as it came (cut short if huge)
         assert row["RawSize"] == len(body)
-    else:  # the refused event itself
+    else:  # the refused event itself, as every door sees it (canonical_envelope)
         parsed = json.loads(body)
-        assert json.loads(row["Raw"]) == (parsed[0] if isinstance(parsed, list) else parsed)
+        assert json.loads(row["Raw"]) == canonical_envelope(parsed[0] if isinstance(parsed, list) else parsed)
     # refused again: acknowledged again, recorded once
     (again,) = ingest_payload(body, source=f"corpus/{name}.json", store=store, policy=policy, now=NOW)
     assert (again.outcome, again.reason) == (Outcome.REJECTED, result.reason)

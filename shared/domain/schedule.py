@@ -261,11 +261,12 @@ class MaintenanceSchedule:
                     yield datetime.combine(d, anchor.time())
                 d += timedelta(days=1)
             return
-        # monthly; an offset may move a date into the neighbouring month
+        # monthly; an offset (-6..6 days) may move a date into the neighbouring month, either way:
+        # look one month before ``first`` and up to the month a week after ``last``
         y, mo = first.year, first.month - 1
         if mo == 0:
             y, mo = y - 1, 12
-        while date(y, mo, 1) <= last:
+        while date(y, mo, 1) <= last + timedelta(days=7):
             if ((y - anchor.year) * 12 + mo - anchor.month) % rec.interval == 0:
                 for d in rec.month_targets(y, mo, anchor.day):
                     if first <= d <= last:

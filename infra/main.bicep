@@ -4,7 +4,7 @@
 // Subscription scope: the app lives in one resource group of this subscription, and the
 // deployment reaches into each target subscription (role assignments, the HealthResources
 // system topic, the Service Health and Resource Health alert rules) and into the resource group of each watched
-// maintenance configuration (its system topic). See README, "Deploy".
+// maintenance configuration (its system topic). See docs/operations.md, "Deploy".
 //
 // Two passes: Event Grid validates an Azure Function destination, and an action group
 // reads the key of its function, so those exist only after the code is deployed. The first

@@ -2,7 +2,7 @@
 under Core Tools), typed and validated. A bad value fails with a message that names the
 setting and what it accepts.
 
-Every setting the app reads is declared in :data:`SETTINGS`; the README's settings table
+Every setting the app reads is declared in :data:`SETTINGS`; the settings table in docs/reference.md
 and ``local.settings.sample.json`` are checked against it by the tests.
 """
 
@@ -352,7 +352,7 @@ def read_one(name: str, env: Mapping[str, str] | None = None) -> Any:
 
 
 def settings_markdown() -> str:
-    """The README's settings table, generated from :data:`SETTINGS`."""
+    """The settings table of docs/reference.md, generated from :data:`SETTINGS`."""
     lines = ["| Setting | Default | Meaning |", "| --- | --- | --- |"]
     for s in SETTINGS:
         default = f"`{s.default}`" if s.default else "(empty)"
@@ -360,5 +360,5 @@ def settings_markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m shared.config: print the README's settings table
+if __name__ == "__main__":  # python -m shared.config: print the settings table in docs/reference.md
     print(settings_markdown())

@@ -2,7 +2,7 @@
 
 The edge (``shared.domain.events``, ``shared.services.ingest``, the HTTP function and
 the queue functions) refuses anything beyond these with a recorded reason naming the
-limit; the stores rely on them so that every value they write reads back. The README's
+limit; the stores rely on them so that every value they write reads back. docs/reference.md's
 "Limits" table lists the same figures (``tests/unit/test_limits.py`` checks it does).
 
 Azure Table Storage's own limits, which several of these follow, are documented in

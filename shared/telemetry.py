@@ -3,7 +3,7 @@
 The app uses the Functions host's own Application Insights integration (the
 ``APPLICATIONINSIGHTS_CONNECTION_STRING`` app setting): the Python worker hands every
 ``logging`` record to the host, which sends it as a trace. Nothing is imported for it,
-so cold starts pay nothing (README: Telemetry).
+so cold starts pay nothing (docs/operations.md: Telemetry).
 
 Usage::
 

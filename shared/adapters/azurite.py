@@ -117,6 +117,7 @@ STANDARD_PORTS = (10000, 10001, 10002)  # blob, queue, table: what UseDevelopmen
 def ports_free(ports: tuple[int, ...]) -> bool:
     for port in ports:
         with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Azurite (node) binds: TIME_WAIT is free
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:

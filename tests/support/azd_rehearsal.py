@@ -11,7 +11,7 @@ fact the two-pass deployment exists for: Event Grid validates an Azure Function
 destination (and the action group reads its function's key), so a provision with
 ``wireEvents=true`` fails while the functions are not deployed.
 
-Used by tests/unit/test_deploy_path.py; the README's "With azd, step by step" follows it.
+Used by tests/unit/test_deploy_path.py; docs/operations.md's "With azd, step by step" follows it.
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ def test_a_fresh_environment_defaults_to_no_wiring_and_the_hooks_exist() -> None
         assert path.exists() and path.with_suffix(".ps1").exists(), script
 
 
-def test_the_readme_describes_the_same_path() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_operations_guide_describes_the_same_path() -> None:
+    readme = (ROOT / "docs" / "operations.md").read_text()
     section = readme.split("### With azd, step by step", 1)[1].split("\n### ", 1)[0]
     for step in ("postdeploy", "postdown", "wire-events.sh", "reset-wiring.sh", "WIRE_EVENTS", "azd down"):
-        assert step in section, f"README's azd steps do not mention {step}"
+        assert step in section, f"docs/operations.md's azd steps do not mention {step}"

@@ -7,7 +7,7 @@ Inputs: the published samples and the bundled month, mutated at random paths wit
 hostile values (texts at and over the limits, lone surrogates, emoji, key-forbidden
 characters, dates at and beyond the ends of what Tables hold, offsets that overflow,
 deep nesting, any JSON), plus arbitrary bodies. ``make test`` runs ``FUZZ_EXAMPLES``
-(default 1,000) examples per test, ``make fuzz`` many more (README: Limits).
+(default 1,000) examples per test, ``make fuzz`` many more (docs/reference.md: Limits).
 """
 
 from __future__ import annotations

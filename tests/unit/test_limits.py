@@ -1,4 +1,4 @@
-"""The README's Limits table states the limits the code enforces (shared/limits.py), and
+"""The reference's Limits table states the limits the code enforces (shared/limits.py), and
 each limit's reason names it when something goes beyond it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from shared import limits
 from shared.domain.events import DecodeError, decode_event, parse_instant, parse_payload
 from tests.support.events import one, sample
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
 
 
 def limits_table() -> dict[str, str]:

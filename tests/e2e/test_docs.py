@@ -88,7 +88,8 @@ def test_the_five_minute_tour_runs_as_written_on_a_fresh_copy(tmp_path: Path) ->
         for k, v in os.environ.items()
         if k not in ("AzureWebJobsStorage", "OUTCOMES_STORAGE", "OUTCOMES_TABLE_PREFIX")
     }
-    env.pop("MAKEFLAGS", None)
+    for inherited in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # under `make test`, a user's fresh shell
+        env.pop(inherited, None)
     demo_block, explore_block = tour()
 
     demo = subprocess.run(["bash", "-euo", "pipefail", "-c", demo_block], cwd=clone, env=env, capture_output=True,

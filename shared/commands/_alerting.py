@@ -41,11 +41,11 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
     refresh would write them), and what the patch cycle recorded per VM and run."""
     from shared.adapters.cycle_store import CycleStore, run_scope
     from shared.adapters.schedules import Assignment, ConfigurationWindow, ScheduleCache, SqlResourceRef
-    from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month, format_utc
+    from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month
     from shared.domain.fleet import ResourceId, Vm
     from shared.domain.hotpatch import Finding
     from shared.services.assessment import row_key, utc_text
-    from shared.services.cycle import FANNED_OUT
+    from shared.services.cycle import FANNED_OUT, cycle_entity
 
     world = json.loads(path.read_text())
     cache = ScheduleCache(store.target, store.prefix)
@@ -124,22 +124,9 @@ def seed_world(store: Any, path: Path = WORLD) -> None:
     for cycle_id in sorted({r["cycle"] for r in world["results"]}):
         cycle = cycle_for_month(YearMonth.parse(cycle_id), CalendarPolicy())
         first = min(_utc(r["at"]) for r in world["results"] if r["cycle"] == cycle_id)
-        cycles.upsert(  # as the patch cycle timer's first tick leaves it once the fan-out is done
-            "cycles",
-            {
-                "PartitionKey": "cycle",
-                "RowKey": cycle.id,
-                "Kind": cycle.kind.value,
-                "ScheduledUtc": format_utc(cycle.scheduled_utc),
-                "ReleaseUtc": format_utc(cycle.release_utc),
-                "DeadlineUtc": format_utc(cycle.install_deadline_utc),
-                "Round": 0,
-                "RoundStartedUtc": utc_text(min(first, cycle.release_utc + timedelta(hours=1))),
-                "DeadlineRound": -1,
-                "Phase": FANNED_OUT,
-                "StartedUtc": utc_text(min(first, cycle.release_utc + timedelta(hours=1))),
-            },
-        )
+        started = min(first, cycle.release_utc + timedelta(hours=1))
+        # as the patch cycle timer's first tick leaves it once the fan-out is done
+        cycles.upsert("cycles", cycle_entity(cycle, started, phase=FANNED_OUT))
 
 
 def _name(resource_id: str) -> str:

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.calendar import Cycle, cycle_at, cycle_for_month, format_utc
@@ -94,9 +94,11 @@ def _fan_out_round(deps: Deps, cycle: Cycle, row: Row, now: datetime, report: Ti
         report.notes.append("another instance took the fan-out over; it will mark it done")
 
 
-def _claim_start(deps: Deps, cycle: Cycle, now: datetime, owner: str) -> Row | None:
-    lease = deps.policy.lease
-    entity = {
+def cycle_entity(
+    cycle: Cycle, now: datetime, *, phase: str, owner: str = "", lease: timedelta | None = None
+) -> dict[str, Any]:
+    """A cycle's row as its first round starts at ``now`` (the timer's claim; the demo's world)."""
+    return {
         "PartitionKey": "cycle",
         "RowKey": cycle.id,
         "Kind": cycle.kind.value,
@@ -106,15 +108,19 @@ def _claim_start(deps: Deps, cycle: Cycle, now: datetime, owner: str) -> Row | N
         "Round": 0,
         "RoundStartedUtc": utc_text(now),
         "DeadlineRound": 0 if now >= cycle.install_deadline_utc else -1,
-        "Phase": FANNING_OUT,
+        "Phase": phase,
         "Owner": owner,
-        "LeaseUntil": utc_text(now + lease),
+        "LeaseUntil": utc_text(now + lease) if lease is not None else "",
         "StartedUtc": utc_text(now),
         "RemInFlight": 0,
         "RemFailed": 0,
         "RemStarted": 0,
         "RemSucceeded": 0,
     }
+
+
+def _claim_start(deps: Deps, cycle: Cycle, now: datetime, owner: str) -> Row | None:
+    entity = cycle_entity(cycle, now, phase=FANNING_OUT, owner=owner, lease=deps.policy.lease)
     try:
         return deps.store.insert(CYCLES, entity)
     except ConflictError:

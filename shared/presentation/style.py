@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 
 from shared.domain.alerts import Severity
 from shared.domain.outcomes import RunStatus
-from shared.domain.report import (
-    Standing,
-)
+from shared.domain.report import Standing
 
 # Okabe-Ito
 BLUE, VERMILLION, ORANGE, YELLOW = "#0072B2", "#D55E00", "#E69F00", "#F0E442"

@@ -198,6 +198,9 @@ class AlertPolicy:
     unplanned_baseline_min_vms: int = 1
 
 
+# -- how the rules say what they found ---------------------------------------------------
+
+
 def _utc(d: datetime | None) -> str:
     return format_utc(d) if d is not None else "?"
 

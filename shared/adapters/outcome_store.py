@@ -90,6 +90,7 @@ from shared.domain.outcomes import (
     health_change,
     health_history,
 )
+from shared.domain.region import region_key
 from shared.limits import ESCAPED_KEY_UTF16, MAX_TEXT_UTF16, TABLE_ENTITY_BYTES, utf16_units
 
 if TYPE_CHECKING:
@@ -576,7 +577,7 @@ class TableOutcomeStore:
                 (since is None or n.impact_start >= since)
                 and (until is None or n.impact_start < until)
                 and (service is None or service.lower() in (s.lower() for s in n.services))
-                and (region is None or _region(region) in (_region(r) for r in n.regions))
+                and (region is None or region_key(region) in (region_key(r) for r in n.regions))
                 and (subscription is None or subscription.lower() in n.subscriptions)
             )
 
@@ -645,10 +646,6 @@ def _comparable(value: Any) -> Any:
     if isinstance(value, datetime):
         return as_utc(value)
     return value
-
-
-def _region(name: str) -> str:
-    return name.replace(" ", "").lower()
 
 
 def outcomes_target(cfg: Settings, env: Mapping[str, str] | None = None) -> StorageTarget:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.adapters.tables import table_missing
 from shared.domain.alerts import ResourceWindow, WatchedConfiguration
+from shared.domain.region import region_key
 from shared.domain.schedule import MaintenanceSchedule, ScheduleError
 from shared.domain.scope import DynamicScope, is_scope_assignment
 from shared.domain.sql_catalog import (
@@ -286,7 +287,7 @@ class ScheduleReader:
                     continue  # logical regions ("global", "us") have no coordinates
                 zone = tzfpy.get_tz(float(lon), float(lat))
                 if zone:
-                    out[loc.name.lower()] = zone
+                    out[region_key(loc.name)] = zone
         finally:
             client.close()
         return out
@@ -526,7 +527,7 @@ class ScheduleCache:
 
     def region_zones(self) -> dict[str, str]:
         """ARM region name -> IANA zone, as the last refresh read them."""
-        return {str(r["Region"]).lower(): str(r["TimeZone"]) for r in self._rows("region") if r.get("TimeZone")}
+        return {region_key(str(r["Region"])): str(r["TimeZone"]) for r in self._rows("region") if r.get("TimeZone")}
 
     def prune_scope_members(self, via: str, keep: Iterable[str]) -> int:
         """Forget the members of dynamic scope ``via`` that it no longer selects."""

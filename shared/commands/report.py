@@ -23,12 +23,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.commands import print_json, print_table
+from shared.commands import print_json
 from shared.commands.replay import instant_arg
 from shared.config import Settings, load_settings
 from shared.domain.calendar import YearMonth, cycle_at
 from shared.domain.report import ComplianceReport
-from shared.domain.report_html import fmt, groups_text, render_html
+from shared.presentation.report_html import render_html
+from shared.presentation.report_text import print_summary
 from shared.runtime import load_report
 from shared.runtime import report_from_store as build
 
@@ -79,61 +80,6 @@ def write_html(report: ComplianceReport, path: str | Path) -> Path:
             os.unlink(tmp)
         raise
     return out
-
-
-def print_summary(report: ComplianceReport) -> None:
-    c, s = report.cycle, report.summary
-    print(f"Patch compliance {c.id} ({c.kind.value}). All times UTC.")
-    print_table(
-        ("", ""),
-        [
-            ("Patch Tuesday release", fmt(c.release_utc)),
-            ("install deadline", fmt(c.install_deadline_utc)),
-            ("next release", fmt(c.ends_utc)),
-            ("as of", fmt(report.now)),
-        ],
-    )
-    print()
-    rows: list[tuple[str, object, str]] = []
-    if s.vms is None:
-        rows.append(("VMs in scope", "-", "the patch cycle's results were not read"))
-    else:
-        rows += [
-            ("VMs in scope", s.vms, ""),
-            ("assessed", s.assessed, "assessment succeeded this cycle"),
-            ("compliant", s.compliant, "no Critical/Security patch nor reboot pending"),
-            ("pending", s.pending, "Critical/Security patches still to install"),
-            ("reboot pending", s.reboot_pending, "installed, not in effect until the VM restarts"),
-            ("failed", s.failed, "assessment or installation failed"),
-            ("not assessable", s.not_assessable, "deallocated or stopped"),
-            ("not yet assessed", s.awaiting, "queued or running"),
-        ]
-    rows += [
-        ("maintenance runs", sum(s.runs.values()), ", ".join(f"{n} {k}" for k, n in s.runs.items())),
-        ("runs that overran", s.runs_overran, "post event after the window's end plus the grace, or none by then"),
-        ("health dips", s.dips, f"on {s.resources_with_dips} resource(s)"),
-        ("SQL maintenance notices", s.notices, ""),
-    ]
-    print_table(("what", "count", "meaning"), rows)
-    print()
-    if s.alerts_by_kind is None:
-        print("Alerts: the alert store was not read.")
-    elif not s.alerts_by_kind:
-        print("Alerts: none in this cycle.")
-    else:
-        print_table(
-            ("alert kind", "open", "resolved"), [(k, v["open"], v["resolved"]) for k, v in s.alerts_by_kind.items()]
-        )
-    if report.groups:
-        print("\nResource groups (most in need of attention first):")
-        for line in groups_text(report.groups):
-            print(f"  {line}")
-    for note in report.notes:
-        print(f"note: {note}")
-    if report.rejected:
-        print(f"\nRefused during the cycle ({len(report.rejected)}, newest first):")
-        for r in report.rejected[:20]:
-            print(f"  {fmt(r.received_at)}  {r.source}: {r.reason}")
 
 
 OUT = Path(__file__).resolve().parents[2] / "out"

@@ -38,6 +38,7 @@ from shared.domain.events import (
     format_instant,
     run_result,
 )
+from shared.domain.region import region_key
 
 E = TypeVar("E", MaintenanceEvent, HealthEvent | ResourceHealthAlert, SqlMaintenanceNotice, DomainEvent)
 
@@ -371,15 +372,11 @@ SqlR = TypeVar("SqlR", bound=SqlResourceLike)
 _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 
 
-def _region(text: str) -> str:
-    return re.sub(r"[\s_-]", "", text or "").lower()
-
-
 def notice_resources(notice: NoticeOutcome, resources: Iterable[SqlR]) -> list[SqlR]:
     """Known SQL resources a notice may concern: in one of its subscriptions and regions (when
     it names any), of the kind of service it names (both kinds when it names neither or both)."""
     subs = {s.lower() for s in notice.subscriptions}
-    regions = {_region(r) for r in notice.regions}
+    regions = {region_key(r) for r in notice.regions}
     services = " ".join(notice.services).lower()
     kinds = {"database", "managed_instance"}
     if "managed instance" in services and "database" not in services:
@@ -390,7 +387,7 @@ def notice_resources(notice: NoticeOutcome, resources: Iterable[SqlR]) -> list[S
     for r in resources:
         m = _SUBSCRIPTION.match(r.resource_id.strip())
         in_sub = not subs or (m is not None and m.group(1).lower() in subs)
-        if in_sub and (not regions or _region(r.location) in regions) and r.kind in kinds:
+        if in_sub and (not regions or region_key(r.location) in regions) and r.kind in kinds:
             out.append(r)
     return out
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.domain.fleet import ARC_MACHINE_TYPE, AZURE_VM_TYPE
+from shared.domain.region import region_key
 
 #: The machine types a dynamic scope can select (the filter's resourceTypes; Update Manager
 #: dynamic scoping docs: Azure VMs and Arc-enabled servers).
@@ -25,11 +26,6 @@ _SCOPE = re.compile(r"^/subscriptions/(?P<sub>[^/]+)(?:/resourcegroups/(?P<rg>[^
 
 class ScopeError(ValueError):
     pass
-
-
-def region_name(location: str) -> str:
-    """``Japan East`` (as the filter may write it) -> ``japaneast`` (as resources carry it)."""
-    return re.sub(r"\s+", "", location or "").lower()
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ class DynamicScope:
             resource_group=m["rg"] or "",
             resource_types=wanted,
             resource_groups=_strings(f.get("resourceGroups")),
-            locations=tuple(region_name(loc) for loc in _strings(f.get("locations"))),
+            locations=tuple(region_key(loc) for loc in _strings(f.get("locations"))),
             os_types=_strings(f.get("osTypes")),
             tags=tags,
             tag_operator="All" if operator.lower() == "all" else "Any",

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .region import region_key
 from .schedule import MaintenanceSchedule, ScheduleError
 
 
@@ -73,7 +74,7 @@ _NAME = re.compile(r"SQL_(?P<region>[A-Za-z0-9]+)_(?P<kind>DB|MI)_(?P<slot>[12])
 
 def find_region(name: str) -> Region | None:
     """By display name ("East US 2"), ARM name ("eastus2") or config token ("EastUS2")."""
-    key = re.sub(r"[\s_-]", "", name or "").lower()
+    key = region_key(name)
     for r in REGIONS:
         if key == r.arm_name:
             return r
@@ -119,7 +120,7 @@ def catalog_schedule(
     reg = cfg.region
     if reg is None:
         reg = find_region(region or "")
-        zone = (zones or {}).get(re.sub(r"[\s_-]", "", region or "").lower())
+        zone = (zones or {}).get(region_key(region))
         if reg is None and zone:
             return MaintenanceSchedule.from_config("Day", f"{_ANCHOR} 17:00", "15:00", zone)
         if reg is None:

@@ -19,7 +19,7 @@ from shared.domain.alerts import Alert
 from shared.domain.calendar import CalendarPolicy, Cycle, YearMonth, cycle_at, format_utc
 from shared.domain.outcomes import StoreUnavailableError
 from shared.domain.report import MARGIN, ComplianceReport, ReportInputs, SqlResource, VmResult, build_report
-from shared.domain.report_html import PageLinks, render_html
+from shared.presentation.report_html import PageLinks, render_html
 
 #: Health signals this long before the timeline starts are read too, so a spell that began
 #: before the cycle shows with its real start.

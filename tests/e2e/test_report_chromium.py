@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from shared.domain.report import build_report
-from shared.domain.report_html import BLUE, VERMILLION, render_html
+from shared.presentation.report_html import render_html
+from shared.presentation.style import BLUE, VERMILLION
 from tests.support.report_data import inputs
 
 WINDOW = (1400, 2000)

@@ -333,7 +333,7 @@ def test_a_crafted_id_cannot_land_in_another_resources_partition(store: TableOut
 def test_a_conflict_shows_in_the_reports_refused_list(store: TableOutcomeStore) -> None:
     from shared.commands.report import build
     from shared.domain.calendar import CalendarPolicy, YearMonth
-    from shared.domain.report_html import render_html
+    from shared.presentation.report_html import render_html
 
     forged = post_event()
     forged["data"]["status"] = "Succeeded" if forged["data"]["status"] != "Succeeded" else "Failed"

@@ -21,7 +21,7 @@ from shared.config import load_settings
 from shared.domain.alerts import AlertKey, AlertKind, Verdict
 from shared.domain.calendar import CalendarPolicy, YearMonth
 from shared.domain.report import Standing, build_report
-from shared.domain.report_html import render_html
+from shared.presentation.report_html import render_html
 from shared.services.cycle import summary
 from shared.services.ingest import IngestPolicy
 from tests.support.arm_server import SUB, ArmSimulator, SimPatch, SimVm

@@ -23,7 +23,8 @@ from shared.domain.report import (
     build_report,
     dips_of,
 )
-from shared.domain.report_html import render_html, timeline_svg
+from shared.presentation.report_html import render_html
+from shared.presentation.svg import timeline_svg
 from tests.support.report_data import CYCLE, NOW, PROD, alert, inputs, sample_events, t, vm_id
 
 SQLHOSTS_RUN = (

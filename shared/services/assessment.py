@@ -68,6 +68,7 @@ from shared.services.ports import (
     StatePort,
     ThrottledError,
     TransientError,
+    key,
 )
 
 VMS, CYCLES = "cyclevms", "cycles"
@@ -81,8 +82,6 @@ def utc_text(instant: datetime) -> str:
 
 
 def row_key(resource_id: str) -> str:
-    from shared.adapters.cycle_store import key  # a pure helper: Table key escaping
-
     return key(vm_key(resource_id))
 
 

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared.domain.assessment import parse_instant
 from shared.domain.calendar import cycle_at
@@ -32,15 +32,10 @@ from shared.domain.gate import decide
 from shared.services.assessment import Deps, fan_out, utc_text
 from shared.services.ports import ConflictError, PermanentError, Row, run_scope
 from shared.services.ports import key as table_key
+from shared.services.ports.outcomes import HealthReader
 
 CYCLES = "cycles"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-class HealthReader(Protocol):
-    """The outcome store's read side (:class:`shared.adapters.outcome_store.TableOutcomeStore`)."""
-
-    def latest_health(self, resource_id: str) -> Any: ...
 
 
 def _action_key(key: str) -> str:

@@ -5,7 +5,8 @@ under ``TYPE_CHECKING`` count too: a lazy import is still a dependency):
 
 - the domain imports no adapter, service, command, entry point or Azure SDK;
 - a service imports no adapter (it knows the ports in ``shared/services/ports/``);
-- an adapter imports from the services layer only the ports and their value types;
+- an adapter imports from the services layer only the ports and their value types, and the
+  ports import nothing above the domain;
 - no module of ``shared/`` reaches itself again through its imports.
 """
 
@@ -109,6 +110,18 @@ def test_adapters_import_only_ports_from_the_services_layer() -> None:
         for i in ALL
         if within(i.importer, "shared.adapters")
         and (within(i.imported, "shared.services", *ENTRY) and not within(i.imported, PORTS))
+    ]
+    assert bad == []
+
+
+def test_ports_stand_on_the_domain_alone() -> None:
+    # An adapter that imports a port must not pull a use case in through it.
+    bad = [
+        i.where()
+        for i in ALL
+        if within(i.importer, PORTS)
+        and within(i.imported, "shared", "functions", "function_app", "azure")
+        and not within(i.imported, PORTS, "shared.domain", "shared.limits")
     ]
     assert bad == []
 

@@ -69,7 +69,7 @@ def imports_of(name: str, path: Path) -> Iterator[Import]:
                 yield Import(name, sub if sub in MODULES else module, node.lineno)
 
 
-ALL = [i for name, path in MODULES.items() for i in imports_of(name, path)]
+ALL = sorted({i for name, path in MODULES.items() for i in imports_of(name, path)}, key=Import.where)
 
 
 def within(module: str, *packages: str) -> bool:

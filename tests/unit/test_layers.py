@@ -3,7 +3,7 @@
 Every module's imports are read from its source (``ast``, so imports inside functions and
 under ``TYPE_CHECKING`` count too: a lazy import is still a dependency):
 
-- the domain imports no adapter, service, command, entry point or Azure SDK;
+- the domain imports no adapter, service, presentation, command, entry point or Azure SDK;
 - a service imports no adapter (it knows the ports in ``shared/services/ports/``);
 - an adapter imports from the services layer only the ports and their value types, and the
   ports import nothing above the domain;
@@ -90,7 +90,9 @@ def test_the_domain_imports_no_adapter_service_entry_point_or_sdk() -> None:
         i.where()
         for i in ALL
         if within(i.importer, "shared.domain")
-        and within(i.imported, "shared.adapters", "shared.services", "shared.config", *ENTRY, "azure")
+        and within(
+            i.imported, "shared.adapters", "shared.services", "shared.presentation", "shared.config", *ENTRY, "azure"
+        )
     ]
     assert bad == []
 

@@ -45,8 +45,8 @@ def envelope(event: func.EventGridEvent | func.CloudEvent) -> dict[str, Any]:
 
 
 def _report(result: IngestResult) -> IngestResult:
-    from shared.adapters.alerting import after_event
     from shared.runtime import hand_over
+    from shared.runtime.alerting import after_event
 
     return settle(result, hand_over=hand_over, alert=after_event)
 

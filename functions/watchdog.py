@@ -21,7 +21,7 @@ bp = func.Blueprint()
 @bp.function_name("watchdog_timer")
 @bp.timer_trigger(schedule=read_one("WATCHDOG_SCHEDULE"), arg_name="timer", run_on_startup=False, use_monitor=True)
 def watchdog_timer(timer: func.TimerRequest) -> None:
-    from shared.adapters.alerting import watchdog
+    from shared.runtime.alerting import watchdog
 
     report = watchdog()
     log.info("watchdog (past_due=%s): %s", timer.past_due, json.dumps(report.to_json()))

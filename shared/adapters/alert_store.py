@@ -29,7 +29,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from shared.domain.alerts import (
     apply_verdict,
 )
 from shared.limits import ALERT_DETAILS_UTF16, ALERT_MESSAGE_UTF16, MAX_TEXT_UTF16, utf16_units
+from shared.services.ports.alerting import Change, StoredAlert  # the port's value types
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -104,19 +105,6 @@ def _cut(value: Any, chars: int) -> Any:
 def _bounded(verdict: Verdict) -> Verdict:
     """The verdict as it will read back, so that comparing it with a stored alert is fair."""
     return replace(verdict, message=bound_text(verdict.message), details=bound_details(verdict.details))
-
-
-@dataclass(frozen=True)
-class StoredAlert:
-    """An alert as read, with the ETag to guard the next write and the current claim."""
-
-    alert: Alert
-    etag: str
-    claimed_by: str = ""
-    claimed_until: datetime | None = None
-
-    def claimed(self, now: datetime) -> bool:
-        return bool(self.claimed_by) and self.claimed_until is not None and self.claimed_until > now
 
 
 def _dt(value: Any) -> datetime | None:
@@ -197,18 +185,6 @@ def from_entity(entity: Any) -> StoredAlert:
     )
     etag = entity.metadata["etag"] if hasattr(entity, "metadata") else ""
     return StoredAlert(alert, etag, entity.get("ClaimedBy", ""), _dt(entity.get("ClaimedUntil")))
-
-
-@dataclass(frozen=True)
-class Change:
-    """A transition or refresh written by :meth:`AlertStore.apply`."""
-
-    before: Alert | None
-    after: Alert
-
-    @property
-    def transitioned(self) -> bool:
-        return self.before is None or self.before.sequence != self.after.sequence
 
 
 class AlertStore:

@@ -21,9 +21,7 @@ two instances racing for the same cycle, VM or action get one winner, the other 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +34,12 @@ from shared.config import Settings, settings
 from shared.domain.events import storable_text
 from shared.domain.hotpatch import Finding
 from shared.limits import cut_utf16
-from shared.services.ports import ConflictError, Row
+from shared.services.ports import (
+    ConflictError,
+    Row,
+    key,
+    run_scope,  # noqa: F401 (the state port's key, importable from here too)
+)
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -50,20 +53,6 @@ CLIENT_OPTIONS: Mapping[str, Any] = {
     "connection_timeout": 10,
     "read_timeout": 30,
 }
-_UNSAFE = re.compile(r"[/\\#?%\x00-\x1f\x7f-\x9f]")
-
-
-def key(text: str) -> str:
-    """A Table-safe key (``/ \\ # ? %`` and control characters escaped)."""
-    out = _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text)
-    if len(out) > 400:
-        out = out[:367] + "~" + hashlib.sha256(text.encode()).hexdigest()[:32]
-    return out
-
-
-def run_scope(correlation_id: str) -> str:
-    """The partition of a run's verification: short, stable, case-insensitive."""
-    return "run-" + hashlib.sha256(correlation_id.strip().lower().encode()).hexdigest()[:24]
 
 
 def utc_text(instant: datetime) -> str:

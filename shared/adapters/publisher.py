@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
 class PublishError(RuntimeError):
     """The topic did not accept the events; they stay pending."""
-
-
-class AlertPublisher(Protocol):
-    def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """Deliver CloudEvents (as built by :func:`shared.domain.alerts.alert_event`) or raise."""
 
 
 def to_cloud_event(event: Mapping[str, Any]) -> Any:

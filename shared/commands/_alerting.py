@@ -23,7 +23,7 @@ def replay_alerts(
     """Evaluate the watchdog at ``now`` over the store; every open or resolved alert (the
     ``replay`` contract's objects) and the CloudEvents still to publish (offline: all pending
     ones, nothing sent; ``live``: published to the topic, so none)."""
-    from shared.adapters.alerting import alert_policy, alerting_for_store, would_publish
+    from shared.runtime.alerting import alert_policy, alerting_for_store, would_publish
     from shared.services.watchdog import run_watchdog
 
     deps = alerting_for_store(cfg, store, live=live)
@@ -170,22 +170,11 @@ def print_alerts(
     )
 
 
-def load_alerting_world(cfg: Settings, store: Any, now: datetime) -> int:
-    """The demo's world (schedules, cycle results) and its extra events, loaded before anything
-    is shown so that one demo run tells one story. Returns how many extra events were recorded."""
-    from shared.commands.replay import expand, replay_files
-    from shared.services.ingest import IngestPolicy
-
-    seed_world(store)
-    extra = replay_files(expand([str(EVENTS)]), store=store, policy=IngestPolicy.from_settings(cfg), now=now)
-    return sum(r.recorded for r in extra.results)
-
-
 def demo_alerts(cfg: Settings, store: Any, now: datetime) -> None:
     """``make demo``'s alerting part: the watchdog as if it had run every 15 minutes through the
     month over what the demo loaded (publishing to a dry-run topic)."""
-    from shared.adapters.alerting import alert_policy, alerting_for_store
     from shared.adapters.publisher import DryRunPublisher
+    from shared.runtime.alerting import alert_policy, alerting_for_store
     from shared.services.watchdog import simulate
 
     publisher = DryRunPublisher()

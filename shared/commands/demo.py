@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.commands import print_table
-from shared.commands._alerting import EVENTS, WORLD
+from shared.commands._alerting import EVENTS, WORLD, seed_world
 from shared.commands.replay import door_policy, expand, instant_arg, print_results, replay_files
 from shared.config import Settings, load_settings
 from shared.domain.events import MaintenanceEvent
@@ -197,8 +197,18 @@ def explore(demo: DemoStore, cfg: Settings, now: datetime, month: str) -> None:
         print(f"  {line}")
 
 
+def load_alerting_world(cfg: Settings, store: Any, now: datetime) -> int:
+    """The demo's world (schedules, cycle results) and its extra events, loaded before anything
+    is shown so that one demo run tells one story. Returns how many extra events were recorded."""
+    from shared.services.ingest import IngestPolicy
+
+    seed_world(store)
+    extra = replay_files(expand([str(EVENTS)]), store=store, policy=IngestPolicy.from_settings(cfg), now=now)
+    return sum(r.recorded for r in extra.results)
+
+
 def run(args: argparse.Namespace) -> int:
-    from shared.commands._alerting import demo_alerts, load_alerting_world
+    from shared.commands._alerting import demo_alerts
     from shared.commands.report import demo_report
     from shared.services.ingest import IngestPolicy
 

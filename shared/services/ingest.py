@@ -30,7 +30,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared.config import Settings
 from shared.domain.events import (
@@ -49,6 +49,7 @@ from shared.domain.events import (
     storable_text,
 )
 from shared.domain.outcomes import FactConflictError, Rejection, StoreUnavailableError, follow_ups
+from shared.services.ports.outcomes import EventStore
 
 __all__ = [
     "EventStore",
@@ -62,14 +63,6 @@ __all__ = [
 
 REJECTED_RAW_KEEP = 16_000
 log = logging.getLogger("patchwatch.events")
-
-
-class EventStore(Protocol):
-    """The port this use case writes to (:class:`shared.adapters.outcome_store.TableOutcomeStore`)."""
-
-    def record(self, event: DomainEvent, raw: str, received_at: datetime) -> bool: ...
-
-    def record_rejection(self, rejection: Rejection) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -23,34 +23,22 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared.domain.assessment import parse_instant
 from shared.domain.calendar import cycle_at
 from shared.domain.fleet import ResourceId, Vm, vm_key
 from shared.domain.gate import decide
 from shared.services.assessment import Deps, fan_out, utc_text
-from shared.services.ports import ConflictError, PermanentError, Row
+from shared.services.ports import ConflictError, PermanentError, Row, run_scope
+from shared.services.ports import key as table_key
+from shared.services.ports.outcomes import HealthReader
 
 CYCLES = "cycles"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
-class HealthReader(Protocol):
-    """The outcome store's read side (:class:`shared.adapters.outcome_store.TableOutcomeStore`)."""
-
-    def latest_health(self, resource_id: str) -> Any: ...
-
-
-def run_scope(correlation_id: str) -> str:
-    from shared.adapters.cycle_store import run_scope as scope_of  # a pure key helper
-
-    return scope_of(correlation_id)
-
-
 def _action_key(key: str) -> str:
-    from shared.adapters.cycle_store import key as table_key
-
     return table_key(key.lower())
 
 

@@ -14,14 +14,11 @@ topping up at the same time cannot exceed the budget.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from shared.domain.assessment import VmState
 from shared.domain.calendar import Cycle
+from shared.services.cycle_deps import INSTALL, Deps, Message, utc_text
 from shared.services.ports import ConflictError, Row
-
-if TYPE_CHECKING:
-    from shared.services.assessment import Deps
 
 CYCLES, VMS = "cycles", "cyclevms"
 _TRIES = 8
@@ -51,8 +48,6 @@ def _candidates(deps: Deps, cycle: Cycle) -> list[Row]:
 
 def top_up(deps: Deps, cycle: Cycle, now: datetime) -> int:
     """Start installations up to the concurrency budget; returns how many were started."""
-    from shared.services.assessment import INSTALL, Message, utc_text
-
     if not deps.policy.remediate:
         return 0
     started = 0

@@ -12,24 +12,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
-from shared.adapters.schedules import Assignment, ConfigurationWindow, ScheduleCache, SqlResourceRef
-from shared.domain.scope import DynamicScope
+from shared.services.ports.schedules import Assignment, ScheduleSource, ScheduleStore
 
 log = logging.getLogger(__name__)
-
-
-class ScheduleSource(Protocol):
-    def configuration(self, configuration_id: str) -> ConfigurationWindow: ...
-
-    def assignments(self, subscription: str) -> list[Assignment]: ...
-
-    def scope_members(self, scope: DynamicScope) -> list[str]: ...
-
-    def region_zones(self, subscription: str) -> dict[str, str]: ...
-
-    def sql_resources(self, subscription: str) -> list[SqlResourceRef]: ...
 
 
 @dataclass
@@ -49,7 +35,7 @@ def _error_text(exc: Exception) -> str:
 
 def refresh_schedules(
     source: ScheduleSource,
-    cache: ScheduleCache,
+    cache: ScheduleStore,
     *,
     watched: Iterable[str],
     subscriptions: Iterable[str],

@@ -12,7 +12,7 @@ watchdog run raises the alert all the same (the alert's identity keeps it single
 settle, over that event's run, notice or resource only, then publishing.
 
 Both are idempotent and safe to run concurrently: alerts are created by conditional
-inserts, changed under ETags and published under claims (``shared/adapters/alert_store.py``).
+inserts, changed under ETags and published under claims (the alert store port, ``shared/services/ports/alerting.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +23,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from shared.adapters.alert_store import AlertStore, Change
-from shared.adapters.publisher import AlertPublisher
-from shared.adapters.schedules import CachedSchedules, ScheduleCache, SqlResourceRef
 from shared.domain.alerts import (
     EVENT_SETTLED,
     Alert,
@@ -36,7 +33,6 @@ from shared.domain.alerts import (
     AlertPolicy,
     Facts,
     HealthFact,
-    Heartbeats,
     RunFacts,
     SqlNoticeFacts,
     Verdict,
@@ -50,7 +46,16 @@ from shared.domain.calendar import cycle_at
 from shared.domain.events import MaintenanceResult, run_result
 from shared.domain.fleet import MachineKind, machine_kind
 from shared.domain.outcomes import notice_resources
-from shared.services.schedules import ScheduleSource, refresh_schedules
+from shared.services.ports.alerting import (
+    AlertPublisher,
+    AlertStorePort,
+    Change,
+    CycleReader,
+    HeartbeatReader,
+    OutcomeReader,
+)
+from shared.services.ports.schedules import CachedSchedules, ScheduleSource, ScheduleStore, SqlResourceRef
+from shared.services.schedules import refresh_schedules
 
 log = logging.getLogger(__name__)
 
@@ -58,49 +63,14 @@ log = logging.getLogger(__name__)
 HEARTBEAT_HORIZON = timedelta(days=2)
 
 
-# -- ports -----------------------------------------------------------------------------
-
-
-class OutcomeReader(Protocol):
-    """What the watchdog reads from the outcome store (``TableOutcomeStore``)."""
-
-    def runs_between(self, start: datetime, end: datetime) -> list[Any]: ...
-
-    def get_run(self, correlation_id: str) -> Any | None: ...
-
-    def list_resource_health(self, *, since: datetime | None = None) -> list[Any]: ...
-
-    def health_history(
-        self, resource_id: str, *, since: datetime | None = None, until: datetime | None = None
-    ) -> tuple[Any, ...]: ...
-
-    def list_notices(self, *, since: datetime | None = None, until: datetime | None = None) -> list[Any]: ...
-
-    def get_notice(self, tracking_id: str) -> Any | None: ...
-
-
-class CycleReader(Protocol):
-    """What the watchdog reads from the patch cycle's store."""
-
-    def vm_facts(self, cycle_ids: Sequence[str]) -> list[VmCycleFacts]: ...
-
-    def run_vms(self, correlation_id: str) -> list[str]: ...
-
-    def gate_cancelled(self, correlation_id: str) -> bool: ...
-
-
-class HeartbeatReader(Protocol):
-    def heartbeats(self, resource_ids: Iterable[str], start: datetime, end: datetime) -> Heartbeats: ...
-
-
 @dataclass
 class Alerting:
     """Everything alerting needs; optional parts are simply not consulted when absent."""
 
     outcomes: OutcomeReader
-    alerts: AlertStore
+    alerts: AlertStorePort
     publisher: AlertPublisher | None = None
-    schedules: ScheduleCache | None = None
+    schedules: ScheduleStore | None = None
     schedule_source: ScheduleSource | None = None  # ARM; None offline (replay without --live)
     heartbeats: HeartbeatReader | None = None
     cycles: CycleReader | None = None

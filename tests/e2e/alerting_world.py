@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.adapters.alerting import alert_policy, alerting_from_settings
 from shared.adapters.health import HeartbeatSource
 from shared.adapters.outcome_store import outcome_store
 from shared.adapters.publisher import EventGridAlertPublisher
 from shared.adapters.schedules import ScheduleReader
 from shared.config import Settings, load_settings
 from shared.domain.alerts import Alert, AlertState
+from shared.runtime.alerting import alert_policy, alerting_from_settings
 from shared.services.ingest import IngestPolicy, IngestResult, ingest_event
 from shared.services.watchdog import Alerting, WatchdogReport, alert_after_event, run_watchdog
 from tests.support.arm_schedules import ScheduleArm

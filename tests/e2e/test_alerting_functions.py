@@ -11,8 +11,8 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared.adapters import alerting
 from shared.config import ConfigError, read_one, settings
+from shared.runtime import alerting
 from tests.e2e.alerting_world import CFG, SUB, build_arm, t, trust_all
 from tests.support.alert_events import maintenance
 from tests.support.app import bindings, handler

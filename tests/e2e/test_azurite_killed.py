@@ -21,9 +21,9 @@ import pytest
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from shared.adapters.alert_store import AlertStore
-from shared.adapters.alerting import alerting_from_settings
 from shared.adapters.outcome_store import FUNCTION_CLIENT_OPTIONS, outcomes_target
 from shared.domain.outcomes import StoreUnavailableError
+from shared.runtime.alerting import alerting_from_settings
 from shared.services.watchdog import run_watchdog
 from tests.e2e.alerting_world import CFG, SUB, World, build_arm, t, trust_all
 from tests.support.alert_events import maintenance

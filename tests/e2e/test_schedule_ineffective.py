@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.alerting import alerting_from_settings
 from shared.adapters.schedules import ScheduleCache, ScheduleReader
 from shared.adapters.storage import resolve_target
 from shared.domain.alerts import AlertPolicy
+from shared.runtime.alerting import alerting_from_settings
 from shared.services.watchdog import run_watchdog
 from tests.support.arm_server import SUB, ArmSimulator, SimVm
 from tests.support.cycle_env import cycle_env

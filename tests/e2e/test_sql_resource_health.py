@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared.adapters import alerting
 from shared.adapters.outcome_store import outcome_store
 from shared.config import settings
 from shared.domain.alerts import AlertState
 from shared.domain.events import Availability
+from shared.runtime import alerting
 from tests.e2e.alerting_world import CFG, SUB, build_arm, t, trust_all
 from tests.support.alert_events import resource_health_alert, sql_notice
 from tests.support.app import handler

@@ -40,7 +40,7 @@ def test_the_schedules_table_is_made_again_when_it_disappears(storage_connection
 def test_a_first_run_on_an_empty_account_logs_no_error(
     storage_connection: str, unique_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from shared.adapters.alerting import alert_policy, alerting_for_store
+    from shared.runtime.alerting import alert_policy, alerting_for_store
     from shared.services.watchdog import run_watchdog
 
     cfg = load_settings({"AzureWebJobsStorage": storage_connection, "OUTCOMES_TABLE_PREFIX": unique_prefix})

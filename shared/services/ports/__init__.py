@@ -14,7 +14,9 @@ re-enqueue, give up) without importing an SDK:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -129,6 +131,24 @@ class Row:
     def json(self, name: str) -> Any:
         value = self.data.get(name)
         return json.loads(value) if value else None
+
+
+# -- the state port's keys: how a row is named, whichever store holds it ---------------------
+
+_UNSAFE = re.compile(r"[/\\#?%\x00-\x1f\x7f-\x9f]")
+
+
+def key(text: str) -> str:
+    """A Table-safe key (``/ \\ # ? %`` and control characters escaped)."""
+    out = _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    if len(out) > 400:
+        out = out[:367] + "~" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    return out
+
+
+def run_scope(correlation_id: str) -> str:
+    """The partition of a run's verification: short, stable, case-insensitive."""
+    return "run-" + hashlib.sha256(correlation_id.strip().lower().encode()).hexdigest()[:24]
 
 
 class StatePort(Protocol):

@@ -1,8 +1,9 @@
-"""Alerting wired to the configured outside world: the outcome and alert tables, the cached
-schedules and ARM to refresh them, Log Analytics, the patch cycle's store and the Event
-Grid topic. ``live=False`` (``replay`` without ``--live``) calls no Azure API: schedules
-come from the cache only, heartbeats are not queried, and nothing is published (alerts
-stay pending for the functions to publish; :func:`would_publish` lists them)."""
+"""Composition root of alerting: its ports (:mod:`shared.services.ports.alerting`) wired to
+the configured outside world: the outcome and alert tables, the cached schedules and ARM to
+refresh them, Log Analytics, the patch cycle's store and the Event Grid topic.
+``live=False`` (``replay`` without ``--live``) calls no Azure API: schedules come from the
+cache only, heartbeats are not queried, and nothing is published (alerts stay pending for
+the functions to publish; :func:`would_publish` lists them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 
 from shared.config import Settings, settings
 from shared.domain.alerts import AlertPolicy
-from shared.services.watchdog import Alerting, CycleReader, WatchdogReport, alert_after_event, run_watchdog
+from shared.services.ports.alerting import CycleReader
+from shared.services.watchdog import Alerting, WatchdogReport, alert_after_event, run_watchdog
 
 log = logging.getLogger(__name__)
 

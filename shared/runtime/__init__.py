@@ -1,4 +1,6 @@
-"""Composition root of the patch cycle: adapters built from settings, once per process.
+"""Composition root of the services: adapters built from settings, once per process, and
+handed to the use cases as their ports (:mod:`shared.services.ports`). This module wires the
+patch cycle, the follow-ups queue and the report; :mod:`shared.runtime.alerting` wires alerting.
 
 Functions and the command line get their :class:`~shared.services.assessment.Deps` here;
 tests build their own (explicit credential, loopback ARM, Azurite, shortened delays).

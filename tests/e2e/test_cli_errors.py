@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import EXIT_AZURE, EXIT_BROKEN_PIPE, EXIT_STORAGE, EXIT_USAGE
-from tests.support.azurite import free_port
+from tests.support.azurite import closed_connection, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = (
@@ -19,15 +19,6 @@ RUN = (
     "Microsoft.Maintenance/maintenanceConfigurations/mc-eus-sqlhosts-pt4/providers/microsoft.maintenance/"
     "applyupdates/20261018020000"
 )
-
-
-def _down() -> str:
-    port = free_port()
-    return (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
-    )
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +46,7 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     ids=lambda a: " ".join(a[:2]) if isinstance(a, tuple) else str(a),
 )
 def test_storage_down_is_exit_3_with_a_message_and_a_hint(args: tuple[str, ...]) -> None:
-    done = cli(*args, AzureWebJobsStorage=_down())
+    done = cli(*args, AzureWebJobsStorage=closed_connection())
     assert done.returncode == EXIT_STORAGE, done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()

@@ -14,17 +14,9 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.azurite import wait_port
-from tests.support.azurite import free_port
+from tests.support.azurite import closed_connection, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _closed_store() -> str:
-    return (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-        f"TableEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;"
-    )
 
 
 @pytest.mark.azurite
@@ -32,7 +24,7 @@ def test_the_commands_the_demo_prints_run_against_what_it_stored(tmp_path: Path)
     data = tmp_path / "azurite"
     env = {
         **os.environ,
-        "AzureWebJobsStorage": _closed_store(),
+        "AzureWebJobsStorage": closed_connection(),
         "OUTCOMES_STORAGE": "",
         "ALLOWED_SUBSCRIPTION_IDS": "",
         "OUTCOMES_TABLE_PREFIX": "pw",

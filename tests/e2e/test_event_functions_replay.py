@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shared.commands.demo import SAMPLE_SUBSCRIPTIONS
-from tests.support.azurite import free_port
+from tests.support.azurite import closed_connection
 from tests.support.events import SAMPLES, sample, store_for
 
 pytestmark = pytest.mark.azurite
@@ -31,14 +31,6 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=180,
-    )
-
-
-def closed_store() -> str:
-    return (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-        f"TableEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;"
     )
 
 
@@ -112,7 +104,7 @@ def test_a_plain_replay_says_what_happened_to_each_event(env: dict[str, str], st
 
 
 def test_an_unreachable_store_is_a_clear_nonzero_exit(env: dict[str, str]) -> None:
-    done = cli("replay", "samples/events", "--json", env={**env, "AzureWebJobsStorage": closed_store()})
+    done = cli("replay", "samples/events", "--json", env={**env, "AzureWebJobsStorage": closed_connection()})
     assert done.returncode == 3
     assert "error: outcome store at http://127.0.0.1:" in done.stderr
     assert "Start Azurite" in done.stderr
@@ -139,7 +131,7 @@ def test_demo_starts_its_own_azurite_when_none_answers_and_shows_the_month(tmp_p
         "demo",
         "--data",
         str(tmp_path / "azurite"),
-        env={"AzureWebJobsStorage": closed_store(), "ALLOWED_SUBSCRIPTION_IDS": "", "OUTCOMES_STORAGE": ""},
+        env={"AzureWebJobsStorage": closed_connection(), "ALLOWED_SUBSCRIPTION_IDS": "", "OUTCOMES_STORAGE": ""},
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout

@@ -112,14 +112,9 @@ def test_a_bad_parameter_is_a_400_that_names_it(served: None, params: dict[str, 
 
 
 def test_storage_down_is_a_503_to_try_again(monkeypatch: pytest.MonkeyPatch, unique_prefix: str) -> None:
-    from tests.support.azurite import free_port
+    from tests.support.azurite import closed_connection
 
-    dead = (
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-        f"TableEndpoint=http://127.0.0.1:{free_port()}/devstoreaccount1;"
-    )
-    with app_settings(monkeypatch, dead, unique_prefix):
+    with app_settings(monkeypatch, closed_connection(), unique_prefix):
         response = get({"cycle": "2026-10"})
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "30"

@@ -9,7 +9,7 @@ between the two is healed by the redelivery):
 - ``runscope|{run-…}``: a run's verified VMs or this app's gate on it (cycle store);
 - ``health|{resource id}``: a health signal (outcome store);
 - ``notice|{tracking id}``: a Service Health notice (outcome store);
-- ``vm|{cycle id}|{vm row key}``: a VM's row or finding in a patch cycle (cycle store).
+- ``vm|{cycle id}|{resource id}``: a VM's row or finding in a patch cycle (cycle store).
 
 A mark is an upsert: a scope changed ten times before the watchdog looks is one row. The
 watchdog reads the whole partition (what changed, not what exists), re-reads those scopes,
@@ -105,7 +105,9 @@ class ChangeFeed:
                         if len(chunk) == 1:
                             self._table().upsert_entity(chunk[0], mode=UpdateMode.REPLACE)
                         else:
-                            self._table().submit_transaction([("upsert", e, {"mode": UpdateMode.REPLACE}) for e in chunk])
+                            self._table().submit_transaction(
+                                [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in chunk]
+                            )
                         break
                     except ResourceNotFoundError as exc:  # the first mark on a new account makes the table
                         if attempt == 2 or not table_missing(exc):

@@ -74,6 +74,9 @@ def change_marks(kind: str, entity: Mapping[str, Any], before: Mapping[str, Any]
         if pk.startswith("run-"):
             run = str(entity.get("RunId") or (before or {}).get("RunId") or "")
             return [Mark("run", run.lower())] if run else [Mark("runscope", pk)]
+        rid = str(entity.get("ResourceId") or (before or {}).get("ResourceId") or "")
+        if not rid:
+            return []
         if before is not None:
             touched = FACT_COLUMNS & set(entity)
             if not touched:
@@ -82,11 +85,9 @@ def change_marks(kind: str, entity: Mapping[str, Any], before: Mapping[str, Any]
                 old, new = (_SETTLED.get(str(x.get("State") or ""), "pending") for x in (before, entity))
                 if old == new:
                     return []
-        return [Mark("vm", pk, rk)]
+        return [Mark("vm", pk, rid.lower())]
     if kind == FINDINGS and entity.get("ResourceId"):
-        from shared.domain.fleet import vm_key
-
-        return [Mark("vm", pk, key(vm_key(str(entity["ResourceId"]))))]
+        return [Mark("vm", pk, str(entity["ResourceId"]).lower())]
     if kind == CYCLES and pk == "run":
         run = str(entity.get("CorrelationId") or (before or {}).get("CorrelationId") or "")
         return [Mark("run", run.lower())] if run else [Mark("runscope", rk)]

@@ -51,7 +51,7 @@ def _child(connection: str, prefix: str, vm_ids: list[str]) -> dict[str, Any]:
     from shared.runtime.alerting import alert_policy, alerting_for_store
     from shared.services.ingest import IngestPolicy, ingest_payload
     from shared.services.watchdog import run_watchdog
-    from tests.support.alert_events import availability, iso
+    from tests.support.alert_events import availability
 
     env = {"AzureWebJobsStorage": connection, "OUTCOMES_TABLE_PREFIX": prefix}
     cfg = load_settings(env)

@@ -132,3 +132,53 @@ def test_a_stored_base_is_used_only_when_every_shard_is_the_one_its_meta_row_nam
     broken, why = store.load()
     assert broken is not None and "unusable" in why
     store.drop_table()
+
+
+def test_the_watchdog_command_runs_incrementally_and_full_on_demand(
+    storage_connection: str, unique_prefix: str
+) -> None:
+    """``python -m shared.cli watchdog``: the first pass builds the fact base, later ones
+    (``replay``'s included) read what changed, ``--full`` reads everything."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "AzureWebJobsStorage": storage_connection, "OUTCOMES_TABLE_PREFIX": unique_prefix}
+    env.pop("OUTCOMES_STORAGE", None)
+
+    def cli(*args: str) -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.cli", *args], cwd=root, env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout) if "--json" in args else {"text": done.stdout}
+
+    at = "2026-10-25T12:00:00Z"
+    first = cli("watchdog", "--offline", "--json", "--now", at)
+    assert first["facts"]["mode"] == "rebuilt"  # type: ignore[index]
+    replayed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "replay",
+            "samples/events/12-sqlhosts-post-failed.cloudevent.json",
+            "--now",
+            at,
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    second = cli("watchdog", "--offline", "--json", "--now", at)  # replay's own pass read the event's mark
+    assert second["facts"] == {"mode": "incremental", "reason": "", "marks": 0, "saved": True}
+    full = cli("watchdog", "--offline", "--full", "--json", "--now", at)
+    assert full["facts"]["mode"] == "full"  # type: ignore[index]
+    text = cli("watchdog", "--offline", "--now", at)["text"]
+    assert "Watchdog at 2026-10-25 12:00 UTC: facts incremental, 0 changes read" in str(text)

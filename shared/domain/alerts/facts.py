@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -210,8 +211,14 @@ def _local(d: datetime, zone: Any) -> str:
 
 
 def _cycle(cycle_id: str, policy: AlertPolicy) -> Cycle | None:
+    return _cycle_of(cycle_id, policy.calendar)
+
+
+@lru_cache(maxsize=256)
+def _cycle_of(cycle_id: str, calendar: CalendarPolicy) -> Cycle | None:
+    """A month's cycle (pure and asked once per VM and rule: computed once per month)."""
     try:
-        return cycle_for_month(YearMonth.parse(cycle_id), policy.calendar)
+        return cycle_for_month(YearMonth.parse(cycle_id), calendar)
     except ValueError:
         return None
 

@@ -60,11 +60,12 @@ class ChangeFeed:
     target: StorageTarget
     prefix: str = "pw"
     client_options: Mapping[str, Any] = field(default_factory=dict)
+    tables: TableClients | None = field(default=None, repr=False, compare=False)  # a store's own clients
     _tables: TableClients = field(init=False, repr=False, compare=False)
     _created: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._tables = TableClients(self.target, self.client_options)
+        self._tables = self.tables if self.tables is not None else TableClients(self.target, self.client_options)
 
     @property
     def table_name(self) -> str:
@@ -138,7 +139,7 @@ class ChangeFeed:
             if not scope or not a:
                 log.error("change feed: mark %s has no scope; dropped", r.get("RowKey"))
                 continue
-            out.append(Mark(scope, a, str(r.get("B") or ""), r.metadata.get("etag", "")))
+            out.append(Mark(scope, a, str(r.get("B") or ""), str(r.metadata.get("etag") or "")))
         return out
 
     def consume(self, marks: Iterable[Mark]) -> int:

@@ -112,9 +112,10 @@ class CycleFacts:
         them; None when the cycle holds neither for it. Two point queries."""
         from shared.domain.configuration import SCHEDULE_INEFFECTIVE
         from shared.domain.hotpatch import FindingKind
-        from shared.services.cycle_deps import row_key
+        from shared.domain.fleet import vm_key
+        from shared.services.ports import key
 
-        row = self.store.get("cyclevms", cycle_id, row_key(resource_id))
+        row = self.store.get("cyclevms", cycle_id, key(vm_key(resource_id)))
         kinds = {k.value for k in FindingKind} | {SCHEDULE_INEFFECTIVE}
         findings = [f for f in self.store.findings_for(cycle_id, resource_id, kinds) if f.state == "open"]
         if row is not None and row.get("ResourceId"):

@@ -110,7 +110,7 @@ class CycleStore:
     def changes(self) -> ChangeFeed:
         """The change feed the watchdog reads: every write of a fact the rules read is marked."""
         if self._feed is None:
-            self._feed = ChangeFeed(self.target, self.prefix, self.client_options)
+            self._feed = ChangeFeed(self.target, self.prefix, self.client_options, tables=self._tables)
         return self._feed
 
     def _mark(self, kind: str, entities: Iterable[Mapping[str, Any]], before: Mapping[str, Any] | None = None) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.adapters.storage import StorageTarget
 from shared.adapters.tables import TableClients, table_missing, transient_faults
-from shared.services.factbase import SHARDS, FactBase, decode, encode
+from shared.domain.factbase import SHARDS, FactBase, decode, encode
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient

@@ -358,7 +358,7 @@ class TableOutcomeStore:
     def changes(self) -> ChangeFeed:
         """The change feed the watchdog reads (``shared/adapters/change_feed.py``)."""
         if self._feed is None:
-            self._feed = ChangeFeed(self.target, self.prefix, self.client_options)
+            self._feed = ChangeFeed(self.target, self.prefix, self.client_options, tables=self._tables)
         return self._feed
 
     def record(self, event: DomainEvent, raw: str, received_at: datetime) -> bool:

@@ -44,9 +44,10 @@ from shared.domain.alerts import (
 )
 from shared.domain.calendar import cycle_at
 from shared.domain.events import MaintenanceResult, run_result
+from shared.domain.factbase import FactBase, StoredRun, months_between, select, watched_cycles
 from shared.domain.fleet import MachineKind, machine_kind
 from shared.domain.outcomes import notice_resources
-from shared.services.factbase import FactBase, StoredRun, months_between, select, watched_cycles
+from shared.services.ports import run_scope
 from shared.services.ports.alerting import (
     AlertPublisher,
     AlertStorePort,
@@ -251,7 +252,7 @@ def apply_marks(deps: Alerting, base: FactBase, marks: Iterable[Any]) -> int:
         if m.scope in ("run", "runscope"):
             cid = m.a
             if m.scope == "runscope":
-                by_scope = by_scope if by_scope is not None else base.run_scopes()
+                by_scope = by_scope if by_scope is not None else {run_scope(cid): cid for cid in base.runs}
                 cid = by_scope.get(m.a)
                 if cid is None:
                     continue  # a run not recorded yet: its own event will bring it

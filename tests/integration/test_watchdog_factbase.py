@@ -12,8 +12,8 @@ from shared.adapters.change_feed import ChangeFeed, Mark
 from shared.adapters.factbase_store import FactBaseStore
 from shared.adapters.storage import resolve_target
 from shared.domain.alerts import HealthFact, RunFacts, VmCycleFacts
+from shared.domain.factbase import FactBase, StoredRun, decode, encode, select
 from shared.domain.outcomes import NoticeOutcome, NoticeStage
-from shared.services.factbase import FactBase, StoredRun, decode, encode, select
 
 pytestmark = pytest.mark.azurite
 

@@ -14,7 +14,7 @@ What it holds, and from when it is complete:
   earlier rebuilds);
 - ``vms``: every VM row and open finding of the cycles in ``cycles`` (loaded whole).
 
-Nothing here does I/O: the reads are the callers' (``shared/services/watchdog.py``), the
+Nothing here does I/O: the reads are the watchdog's (``shared/services/watchdog.py``), the
 storage is ``shared/adapters/factbase_store.py``. The codec is JSON: the stored base is data,
 never code.
 """
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.alerts import HealthFact, RunFacts, VmCycleFacts
-from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_at
-from shared.domain.outcomes import NoticeOutcome, NoticeStage
+from .alerts import HealthFact, RunFacts, VmCycleFacts
+from .calendar import CalendarPolicy, YearMonth, cycle_at
+from .outcomes import NoticeOutcome, NoticeStage
 
 FORMAT = 1
 SHARDS = 16
@@ -84,12 +84,6 @@ class FactBase:
         else:
             table[k] = value
         self.dirty.add(shard_of(kind, k))
-
-    def run_scopes(self) -> dict[str, str]:
-        """``run-…`` partition -> correlation id, for marks that name a run by its partition."""
-        from shared.services.ports import run_scope
-
-        return {run_scope(cid): cid for cid in self.runs}
 
     def prune(self, since: datetime, keep_cycles: Iterable[str]) -> None:
         """Forget what no run from ``since`` on can read (``now`` only moves forward)."""

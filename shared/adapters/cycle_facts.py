@@ -111,8 +111,8 @@ class CycleFacts:
         """One VM's facts in one cycle (its row and open findings), as :meth:`vm_facts` makes
         them; None when the cycle holds neither for it. Two point queries."""
         from shared.domain.configuration import SCHEDULE_INEFFECTIVE
-        from shared.domain.hotpatch import FindingKind
         from shared.domain.fleet import vm_key
+        from shared.domain.hotpatch import FindingKind
         from shared.services.ports import key
 
         row = self.store.get("cyclevms", cycle_id, key(vm_key(resource_id)))

@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.domain.alerts import (
@@ -244,33 +246,53 @@ def build_fact_base(deps: Alerting, policy: AlertPolicy, now: datetime) -> FactB
     return base
 
 
+MARK_READERS = 8  # scopes re-read at once (each is one or two point reads)
+
+
 def apply_marks(deps: Alerting, base: FactBase, marks: Iterable[Any]) -> int:
-    """Re-read the scopes the change feed names; the number of scopes re-read."""
-    by_scope = None
-    done = 0
+    """Re-read the scopes the change feed names (a few at a time); the number re-read."""
+    marks = list(marks)
+    by_scope = {run_scope(cid): cid for cid in base.runs} if any(m.scope == "runscope" for m in marks) else {}
+    reads: dict[tuple[str, ...], Callable[[], Any]] = {}
     for m in marks:
         if m.scope in ("run", "runscope"):
-            cid = m.a
-            if m.scope == "runscope":
-                by_scope = by_scope if by_scope is not None else {run_scope(cid): cid for cid in base.runs}
-                cid = by_scope.get(m.a)
-                if cid is None:
-                    continue  # a run not recorded yet: its own event will bring it
-            run = deps.outcomes.get_run(cid)
-            base.put_run(cid, _stored_run(deps, run) if run is not None else None)
+            cid = m.a if m.scope == "run" else by_scope.get(m.a)
+            if cid is None:
+                continue  # a run not recorded yet: its own event will bring it
+            reads[("run", cid)] = partial(_read_run, deps, cid)
         elif m.scope == "notice":
-            base.put_notice(m.a, deps.outcomes.get_notice(m.a))
+            reads[("notice", m.a)] = partial(deps.outcomes.get_notice, m.a)
         elif m.scope == "health":
-            base.put_health(m.a, tuple(health_facts(deps.outcomes.health_history(m.a, since=base.horizon))))
+            reads[("health", m.a)] = partial(_read_health, deps, m.a, base.horizon)
         elif m.scope == "vm":
             if m.a not in base.cycles or deps.cycles is None:
                 continue  # loaded whole when a run first reads that cycle
-            base.put_vm(m.a, m.b, deps.cycles.vm_fact(m.a, m.b))
+            reads[("vm", m.a, m.b)] = partial(deps.cycles.vm_fact, m.a, m.b)
         else:
             log.warning("watchdog: change mark of unknown scope %r ignored", m.scope)
-            continue
-        done += 1
-    return done
+    if not reads:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(MARK_READERS, len(reads))) as pool:
+        values = list(pool.map(lambda read: read(), reads.values()))
+    for target, value in zip(reads, values, strict=True):
+        if target[0] == "run":
+            base.put_run(target[1], value)
+        elif target[0] == "notice":
+            base.put_notice(target[1], value)
+        elif target[0] == "health":
+            base.put_health(target[1], value)
+        else:
+            base.put_vm(target[1], target[2], value)
+    return len(reads)
+
+
+def _read_health(deps: Alerting, rid: str, since: datetime) -> tuple[HealthFact, ...]:
+    return tuple(health_facts(deps.outcomes.health_history(rid, since=since)))
+
+
+def _read_run(deps: Alerting, cid: str) -> StoredRun | None:
+    run = deps.outcomes.get_run(cid)
+    return _stored_run(deps, run) if run is not None else None
 
 
 @dataclass

@@ -332,12 +332,13 @@ def fact_base(deps: Alerting, policy: AlertPolicy, now: datetime, report: Watchd
         _cover(deps, base, since, now, cycles)
         rebuilt = False
     base.prune(since, cycles)
-    if rebuilt or base.dirty:
-        report.facts.saved = deps.factbase.save(base, loaded, full=rebuilt)
-    else:
-        report.facts.saved = True
-    if report.facts.saved:
-        deps.changes.consume(marks)
+    try:  # the base is this run's to use either way: a save that fails only costs the next run a rebuild
+        report.facts.saved = deps.factbase.save(base, loaded, full=rebuilt) if rebuilt or base.dirty else True
+        if report.facts.saved:
+            deps.changes.consume(marks)
+    except Exception as exc:
+        report.facts.saved = False
+        report.problems.append(f"the fact base was not saved (the marks stay for the next run): {exc}")
     return base
 
 

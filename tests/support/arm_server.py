@@ -24,7 +24,12 @@ as response bodies, varied per VM:
 - ARM's throttling: a token bucket per subscription and kind (reads 250 / 25 per s,
   writes 200 / 10 per s by default) answering ``429`` with ``Retry-After``, and the
   ``x-ms-ratelimit-remaining-subscription-reads`` / ``-writes`` headers on every
-  response; Resource Graph has its own per-user quota (15 per 5 s) and headers;
+  response, beside ``x-ms-ratelimit-remaining-subscription-global-reads`` / ``-writes``
+  (the subscription's bucket for all principals, 15 times the principal's; names and
+  sizes as ARM's throttling docs and its answers give them, see
+  shared/adapters/retry.py). One bucket for every client of one simulator: several
+  processes pointed at it share it, as the instances of one app (one principal) share
+  ARM's. Resource Graph has its own per-user quota (15 per 5 s) and headers;
 - injectable faults: 500/503, connection resets, 409 "another operation is in
   progress", 403, 404 — by rate (seeded) or by count, for matching requests.
 
@@ -61,6 +66,7 @@ from tests.support.fixtures import published
 from tests.support.loopback import LoopbackHttps
 
 SUB = "11111111-2222-3333-4444-555555555555"
+GLOBAL_FACTOR = 15  # the subscription's global bucket, all principals (ARM's throttling docs)
 API_CANCEL = "2023-09-01-preview"
 _VM_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
@@ -406,6 +412,8 @@ class ArmSimulator:
         m = _SUB_IN_PATH.match(path)
         sub = m.group(1).lower() if m else "tenant"
         allowed, remaining, wait = self._take(sub, kind)
+        if allowed and kind != "graph":
+            allowed, _, wait = self._take(sub, f"global-{kind}")
         headers = self._quota_headers(sub, kind, remaining)
         if not allowed:
             with self._lock:
@@ -434,7 +442,9 @@ class ArmSimulator:
         with self._lock:
             bucket = self._buckets.get((sub, kind))
             if bucket is None:
-                bucket = self._buckets[(sub, kind)] = TokenBucket(*self.limits[kind])
+                size, rate = self.limits[kind.removeprefix("global-")]
+                factor = GLOBAL_FACTOR if kind.startswith("global-") else 1
+                bucket = self._buckets[(sub, kind)] = TokenBucket(size * factor, rate * factor)
             return bucket.take(time.monotonic())
 
     def _quota_headers(self, sub: str, kind: str, remaining: int) -> dict[str, str]:
@@ -444,8 +454,11 @@ class ArmSimulator:
         with self._lock:
             b = self._buckets.get((sub, other))
             other_left = int(b.tokens) if b is not None else int(self.limits[other][0])
+            g = self._buckets.get((sub, f"global-{kind}"))
+            global_left = int(g.tokens) if g is not None else int(self.limits[kind][0] * GLOBAL_FACTOR)
         return {
             f"x-ms-ratelimit-remaining-subscription-{kind}": str(remaining),
+            f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(global_left),
             f"x-ms-ratelimit-remaining-subscription-{other}": str(other_left),
         }
 

@@ -110,6 +110,8 @@ def remaining_of(kind: str, headers: Mapping[str, str]) -> int | None:
             value = int(text.strip())
             values.append(int(value / GLOBAL_FACTOR) if i else value)
     return min(values) if values else None
+
+
 _SUB = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
 
 

@@ -472,6 +472,19 @@ class ArmAdapter:
         summary = getattr(status, "last_patch_installation_summary", None) if status is not None else None
         return dict(summary.as_dict()) if summary is not None else {}
 
+    def latest_assessment(self, vm_id: str) -> dict[str, Any] | None:
+        """The instance view's ``patchStatus.availablePatchSummary`` (azure-mgmt-compute
+        ``VirtualMachinePatchStatus.available_patch_summary``, REST names via ``as_dict``).
+        An Arc-enabled server has no instance view and HybridCompute's Machine carries no
+        patch status (its assessment result exists only as the operation's answer), so None."""
+        kind, rid, vms = self._operations(vm_id)
+        if kind is not MachineKind.AZURE_VM:
+            return None
+        view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
+        status = getattr(view, "patch_status", None)
+        summary = getattr(status, "available_patch_summary", None) if status is not None else None
+        return dict(summary.as_dict()) if summary is not None else {}
+
     # -- maintenance runs ------------------------------------------------------------------------
 
     def cancel_run(self, correlation_id: str) -> dict[str, Any]:

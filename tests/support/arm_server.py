@@ -5,7 +5,9 @@ patch cycle uses, with the published REST examples (``tests/fixtures/published/a
 as response bodies, varied per VM:
 
 - ``GET .../virtualMachines/{vm}`` (``$expand=instanceView``) and ``.../instanceView``:
-  power state, patch settings, image, the last assessment summary;
+  power state, patch settings, image, the latest assessment's summary
+  (``patchStatus.availablePatchSummary``: ``InProgress`` with its ``startTime`` and
+  ``assessmentActivityId`` from the moment ``assessPatches`` is accepted, then its outcome);
 - Arc-enabled servers (``SimVm(kind="arc")``): ``GET .../Microsoft.HybridCompute/machines/{name}``
   and its own ``assessPatches`` / ``installPatches`` (``arm/hybridcompute`` examples); scale
   sets (``kind="vmss"``) exist in Resource Graph and in runs only. A request to
@@ -201,6 +203,8 @@ class Operation:
     location: str
     parameters: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
+    accepted_utc: str = field(default_factory=now_iso)
+    activity: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 # -- throttling -------------------------------------------------------------------------
@@ -583,6 +587,19 @@ class ArmSimulator:
             otherPatchCount=len(vm.patches) - cs,
             rebootPending=vm.reboot_pending,
         )
+        with self._lock:
+            ops = [o for o in self.operations.values() if o.vm is vm and o.kind == "assess"]
+        if ops:  # the latest assessment, as ARM shows it: InProgress until it completes
+            op = max(ops, key=lambda o: o.accepted)
+            running = time.monotonic() < op.done_at
+            failed = vm.assessment_error is not None
+            summary.update(
+                status="InProgress" if running else ("Failed" if failed else "Succeeded"),
+                assessmentActivityId=op.activity,
+                startTime=op.accepted_utc,
+                lastModifiedTime=op.accepted_utc if running else now_iso(),
+                error=vm.assessment_error if failed and not running else None,
+            )
         if vm.last_installation is not None:
             view["patchStatus"]["lastPatchInstallationSummary"].update(vm.last_installation)
         if vm.power_state == "deallocated":
@@ -734,7 +751,7 @@ class ArmSimulator:
         if vm.kind == "arc":
             return self._arc_assess_result(vm)
         body = copy.deepcopy(self._fixture_assess["responses"]["200"]["body"])
-        activity = str(uuid.uuid4())
+        activity = op.activity
         patches = [p.as_available(activity) for p in vm.patches]
         cs = sum(1 for p in vm.patches if p.classification in ("Critical", "Security"))
         body.update(

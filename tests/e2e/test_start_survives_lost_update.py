@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.services.cycle import summary
-from tests.support.arm_server import ArmSimulator, make_fleet
+from tests.support.arm_server import ArmSimulator, SimVm, default_patches, make_fleet
 from tests.support.azurite import Azurite
 from tests.support.cycle_env import cycle_env
 from tests.support.fault_proxy import FaultProxy
@@ -83,3 +83,25 @@ def test_a_start_whose_post_never_reached_arm_is_posted_again_and_assessed_once(
     assert [sim.accepted_for(vm) for vm in fleet] == [1, 1]
     assert state["states"] == {"succeeded": 2}
     assert len(sim.server.recorded("GET", "/instanceView")) == 1  # looked, saw nothing newer, posted
+
+
+def test_an_arc_machine_still_completes_after_a_lost_row_update(
+    monkeypatch: pytest.MonkeyPatch, azurite: Azurite, unique_prefix: str
+) -> None:
+    """HybridCompute's Machine shows no assessment outside the operation (no instance view), so
+    the redelivered start cannot adopt one: it never asks Compute's instance view for an Arc
+    machine (the loopback ARM fails the test if it does) and still ends with a result."""
+    arc = SimVm("arc-01", kind="arc", patches=default_patches(3))
+    with (
+        FaultProxy(azurite.table_port) as proxy,
+        ArmSimulator([arc], assess_seconds=0.0) as sim,
+        cycle_env(monkeypatch, _through(proxy, azurite), unique_prefix, sim, now=MAY_2026) as env,
+    ):
+        lost = proxy.drop(_hands_over_to_a_poll, count=1)
+        env.tick()
+        env.drain(workers=1)
+        state = summary(env.deps, CYCLE)
+    assert len(lost.fired) == 1
+    assert state["states"] == {"succeeded": 1}
+    assert sim.accepted_for(arc) >= 1
+    assert not sim.server.recorded("GET", "/instanceView")

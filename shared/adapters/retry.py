@@ -140,6 +140,7 @@ class _Bucket:
     others: float = 0.0  # what other clients of the same ARM bucket spend, per second (learned)
     answered: int = 0  # own answers that spent a token (not 429s)
     anchor: tuple[float, int, int] | None = None  # (when, remaining, answered) at the window's start
+    samples: int = 0  # windows measured
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -167,7 +168,9 @@ class _Bucket:
         refill = self.prior_rate * elapsed
         if remaining_then + refill < self.capacity - 1:
             taken = remaining_then + refill - (self.answered - answered_then) - remaining
-            self.others += LEARN_GAIN * (max(0.0, taken / elapsed) - self.others)
+            self.samples += 1  # a plain mean at first (nothing to keep yet), then the moving average
+            gain = max(LEARN_GAIN, 1 / self.samples)
+            self.others += gain * (max(0.0, taken / elapsed) - self.others)
         else:
             self.others *= 1 - LEARN_GAIN
         self.others = min(self.others, self.prior_rate)

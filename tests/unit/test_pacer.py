@@ -183,7 +183,7 @@ def test_instances_sharing_one_bucket_use_it_all_and_are_rarely_throttled(count:
     if count == 1:
         assert throttled == 0, result
     per = result["per_instance"]
-    assert min(per) >= 0.5 * accepted / count, result  # nobody starves  # type: ignore[call-overload]
+    assert min(per) >= accepted / count / 3, result  # nobody starves  # type: ignore[call-overload]
 
 
 def test_a_pacer_learns_what_another_client_spends_and_gives_it_back_when_it_stops() -> None:

@@ -401,7 +401,9 @@ def _look_again(deps: Deps, msg: Message) -> LroStep:
     """One look at an adopted assessment, in the instance view (it has no operation to poll)."""
     summary = deps.arm.latest_assessment(msg.vm)
     latest = parse_available_patch_summary(summary) if summary else None
-    if latest is None or latest.running:
+    if latest is None:  # bounded by the queue's attempts, then failed with this reason
+        raise TransientError("the instance view no longer shows the adopted assessment")
+    if latest.running:
         return LroStep(False, ADOPTED, deps.policy.queue.delay(0, ADOPTED_POLL_SECONDS))
     return LroStep(True, ADOPTED, 0.0, latest.body)
 

@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,7 @@ def main(instances: int) -> None:
         milestones = {
             str(n): round(accepted_at[n - 1] - mono_start, 1) for n in (200, VMS // 2, VMS) if 0 < n <= len(accepted_at)
         }
+        throttled_when: Counter[str] = Counter(f"{int((t - mono_start) // 10) * 10}s" for t in sim.throttled_at)
         result = {
             "bench": "fanout",
             "instances": instances,
@@ -202,6 +204,7 @@ def main(instances: int) -> None:
             "states": states,
             "requests": requests,
             "throttled": sim.counts["429"],
+            "throttled_after": dict(sorted(throttled_when.items(), key=lambda kv: int(kv[0][:-1]))),
             "assessments_accepted": sum(accepted),
             "polls": polls,
             "accepted_after_s": milestones,

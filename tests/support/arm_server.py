@@ -332,6 +332,7 @@ class ArmSimulator:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.RLock()
         self.counts: Counter[str] = Counter()
+        self.throttled_at: list[float] = []  # time.monotonic() of each 429
         self.accepted: Counter[str] = Counter()  # (kind:vm id lower) -> operations accepted
         self.in_flight: Counter[str] = Counter()  # kind -> accepted, result not yet fetched
         self.max_in_flight: Counter[str] = Counter()
@@ -422,6 +423,7 @@ class ArmSimulator:
         if not allowed:
             with self._lock:
                 self.counts["429"] += 1
+                self.throttled_at.append(time.monotonic())
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
             code = "RateLimiting" if is_graph else "SubscriptionRequestsThrottled"
             return self._error(429, code, f"Number of {kind} requests for subscription '{sub}' exceeded.", headers)

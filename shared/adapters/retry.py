@@ -146,7 +146,7 @@ class _Bucket:
     @property
     def share(self) -> float:
         """The refill this client may spend: AIMD's rate, less what the others were seen to take."""
-        return max(self.prior_rate / 20, min(self.rate, self.prior_rate - self.others))
+        return max(self.prior_rate / 20, min(self.rate, self.prior_rate - max(0.0, self.others)))
 
     def refill(self, now: float) -> None:
         if self.updated is None:
@@ -170,10 +170,12 @@ class _Bucket:
             taken = remaining_then + refill - (self.answered - answered_then) - remaining
             self.samples += 1  # a plain mean at first (nothing to keep yet), then the moving average
             gain = max(LEARN_GAIN, 1 / self.samples)
-            self.others += gain * (max(0.0, taken / elapsed) - self.others)
+            # unclipped: ARM's whole-token figures make each sample +-1 token off, and a sample
+            # clipped at 0 would bias a lone instance's estimate upwards (and slow it down)
+            self.others += gain * (taken / elapsed - self.others)
         else:
             self.others *= 1 - LEARN_GAIN
-        self.others = min(self.others, self.prior_rate)
+        self.others = max(-self.prior_rate, min(self.others, self.prior_rate))
         self.anchor = (now, remaining, self.answered)
 
 

@@ -24,8 +24,10 @@ from hypothesis import strategies as st
 
 from shared.adapters.cycle_store import CycleStore, run_scope
 from shared.adapters.outcome_store import outcome_store
+from shared.domain.alerts import evaluate
 from shared.domain.hotpatch import Finding
 from shared.services.cycle_deps import row_key
+from shared.services.watchdog import WatchdogReport, gather
 from tests.e2e.alerting_world import CFG, SUB, VM1, VM2, World, t
 from tests.e2e.test_alert_convergence import DEADLINES, IMPACT, MOVED, RUN, T, servers  # noqa: F401 (fixture)
 from tests.support.alert_events import availability, iso, maintenance, run_id, sql_notice
@@ -128,6 +130,12 @@ def plans(draw: Any) -> list[tuple[datetime, str, Any]]:
     return sorted((steps[i] for i in order), key=lambda s: s[0])
 
 
+def verdicts(w: World, at: datetime, *, full: bool) -> list[tuple[Any, ...]]:
+    """What every rule says at ``at`` over ``w``'s store: from its fact base, or from every table."""
+    facts = gather(w.deps(), w.policy, at, WatchdogReport(), full=full)
+    return sorted((v.key.normalized, v.firing, v.message) for v in evaluate(facts, w.policy, at))
+
+
 def alerts(w: World) -> list[tuple[Any, ...]]:
     return sorted(
         (a.key.normalized, a.state.value, tuple((x.kind.value, x.at) for x in a.transitions)) for a in w.alerts()
@@ -149,6 +157,7 @@ def test_incremental_and_full_watchdogs_record_the_same_alerts(servers: Any, azu
             modes.append(incremental.watchdog(iso(at)).facts)
             full.watchdog(iso(at))
             assert alerts(incremental) == alerts(full), f"after the watchdog at {iso(at)}"
+            assert verdicts(incremental, at, full=False) == verdicts(incremental, at, full=True), "on one store"
         else:
             for w in (incremental, full):
                 write(w, at, kind, body)

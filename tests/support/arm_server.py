@@ -869,8 +869,6 @@ class ArmSimulator:
 
     def _graph(self, body: dict[str, Any]) -> Response:
         query = body.get("query") or ""
-        options = body.get("options") or {}
-        subs = {s.lower() for s in body.get("subscriptions") or []}
         table = query.strip().split("|", 1)[0].strip().lower()
         if table == "resources":
             docs = [self._graph_doc(vm) for vm in self.vms.values() if vm.exists]
@@ -878,24 +876,33 @@ class ArmSimulator:
             docs = self._graph_runs()
         else:
             return self._error(400, "BadRequest", f"unknown table {table!r}")
-        if subs:
-            docs = [d for d in docs if d["subscriptionId"].lower() in subs]
-        try:
-            rows = run_kql(docs, query)
-        except ValueError as exc:
-            return self._error(400, "InvalidQuery", str(exc))
-        offset = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
-        top = min(int(options.get("$top") or self.page_size), self.page_size, 1000)
-        page = rows[offset : offset + top]
-        out: dict[str, Any] = {
-            "totalRecords": len(rows),
-            "count": len(page),
-            "resultTruncated": "false",
-            "data": page if options.get("resultFormat", "objectArray") == "objectArray" else _table(page),
-        }
-        if offset + top < len(rows):
-            out["$skipToken"] = base64.b64encode(str(offset + top).encode()).decode()
-        return self._json(out)
+        return graph_answer(docs + self.schedules.graph_docs(table), body, self.page_size)
+
+
+def graph_answer(docs: list[dict[str, Any]], body: dict[str, Any], page_size: int) -> Response:
+    """A Resource Graph ``resources`` POST answered over ``docs``: the subscriptions filter, the
+    query (the KQL subset below), ``$top`` / ``$skipToken`` paging."""
+    query = body.get("query") or ""
+    options = body.get("options") or {}
+    subs = {s.lower() for s in body.get("subscriptions") or []}
+    if subs:
+        docs = [d for d in docs if str(d.get("subscriptionId") or "").lower() in subs]
+    try:
+        rows = run_kql(docs, query)
+    except ValueError as exc:
+        return ArmSimulator._error(400, "InvalidQuery", str(exc))
+    offset = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
+    top = min(int(options.get("$top") or page_size), page_size, 1000)
+    page = rows[offset : offset + top]
+    out: dict[str, Any] = {
+        "totalRecords": len(rows),
+        "count": len(page),
+        "resultTruncated": "false",
+        "data": page if options.get("resultFormat", "objectArray") == "objectArray" else _table(page),
+    }
+    if offset + top < len(rows):
+        out["$skipToken"] = base64.b64encode(str(offset + top).encode()).decode()
+    return ArmSimulator._json(out)
 
 
 # -- a tiny KQL evaluator for the query shapes the adapter emits ------------------------------

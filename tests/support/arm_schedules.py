@@ -199,7 +199,7 @@ class ScheduleRoutes:
     def _graph_shape(body: dict[str, Any], subscription: str) -> dict[str, Any]:
         """A resource as Resource Graph's tables show it: lower-case ``type``, with
         ``subscriptionId`` and ``resourceGroup`` columns beside the ARM body."""
-        doc = copy.deepcopy(body)
+        doc = dict(body)  # top-level keys are replaced below, nothing nested: a shallow copy will do
         rid = str(doc.get("id") or "")
         parts = rid.split("/")
         group = parts[4].lower() if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""

@@ -81,6 +81,12 @@ _SUB_IN_PATH = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _APPLY_PATH = re.compile(r"/providers/microsoft\.maintenance/applyupdates/[^/]+$", re.IGNORECASE)
 
 
+#: availablePatchCountByClassification's keys (HybridCompute AvailablePatchCountByClassification)
+_COUNT_KEYS = {"Security": "security", "Critical": "critical", "Update Rollups": "updateRollup",
+               "Definition Updates": "definition", "Feature Packs": "featurePack", "Service Packs": "servicePack",
+               "Tools": "tools", "Updates": "updates"}  # fmt: skip
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -139,6 +145,10 @@ class SimVm:
     kind: str = "vm"  # vm (Azure VM) | arc (Arc-enabled server) | vmss (a scale set: no patch API served)
     assessment_mode: str = "AutomaticByPlatform"
     bypass_platform_safety_checks: bool | None = None  # automaticByPlatformSettings, when set
+    #: When the platform's own (periodic) assessment last finished, as Resource Graph's
+    #: ``patchassessmentresources`` shows it (its patches: ``patches``); None: no record there.
+    periodic_assessment_at: str | None = None
+    periodic_status: str = "Succeeded"
 
     @property
     def id(self) -> str:
@@ -865,6 +875,61 @@ class ArmSimulator:
                 docs.append(doc)
         return docs
 
+    def _graph_assessment(self, vm: SimVm) -> list[dict[str, Any]]:
+        """A machine's latest periodic assessment as ``patchassessmentresources`` records
+        (MicrosoftDocs/azure-docs articles/update-manager/query-logs.md: a summary
+        ``<machine>/patchAssessmentResults/latest`` and one ``.../softwarePatches/<update>`` per
+        available update), their values those of the published assessPatches example, varied by
+        the VM's patches as :meth:`_assess_result` varies them."""
+        if vm.periodic_assessment_at is None or vm.kind == "vmss":
+            return []
+        machine_type = "microsoft.hybridcompute/machines" if vm.kind == "arc" else "microsoft.compute/virtualmachines"
+        example = self._fixture_assess["responses"]["200"]["body"]
+        counts: Counter[str] = Counter()
+        for p in vm.patches:
+            counts[_COUNT_KEYS.get(p.classification, "updates")] += 1
+        base = {"subscriptionId": vm.subscription_id, "resourceGroup": vm.resource_group.lower(),
+                "location": vm.location}  # fmt: skip
+        summary = {
+            **base,
+            "id": f"{vm.id}/patchAssessmentResults/latest",
+            "name": str(uuid.uuid5(uuid.NAMESPACE_URL, vm.id + vm.periodic_assessment_at)),
+            "type": f"{machine_type}/patchassessmentresults",
+            "properties": {
+                "status": vm.periodic_status,
+                "rebootPending": vm.reboot_pending,
+                "patchServiceUsed": "WU-WSUS" if vm.os_type == "Windows" else "APT",
+                "osType": vm.os_type,
+                "startDateTime": vm.periodic_assessment_at,
+                "lastModifiedDateTime": vm.periodic_assessment_at,
+                "startedBy": "Platform",
+                "errorDetails": example["error"],
+                "availablePatchCountByClassification": dict(counts),
+            },
+        }
+        docs = [summary]
+        for p in vm.patches:
+            available = p.as_available("")
+            docs.append(
+                {
+                    **base,
+                    "id": f"{vm.id}/patchAssessmentResults/latest/softwarePatches/{available['patchId']}",
+                    "name": available["patchId"],
+                    "type": f"{machine_type}/patchassessmentresults/softwarepatches",
+                    "properties": {
+                        "lastModifiedDateTime": vm.periodic_assessment_at,
+                        "publishedDateTime": available["publishedDate"],
+                        "classifications": available["classifications"],
+                        "rebootRequired": available["rebootBehavior"] != "NeverReboots",
+                        "rebootBehavior": available["rebootBehavior"],
+                        "patchName": available["name"],
+                        "kbId": available["kbId"],
+                        "version": available["version"],
+                    },
+                }
+            )
+        return docs
+
     # -- Resource Graph --------------------------------------------------------------------
 
     def _graph(self, body: dict[str, Any]) -> Response:
@@ -874,6 +939,8 @@ class ArmSimulator:
             docs = [self._graph_doc(vm) for vm in self.vms.values() if vm.exists]
         elif table == "maintenanceresources":
             docs = self._graph_runs()
+        elif table == "patchassessmentresources":
+            docs = [d for vm in self.vms.values() if vm.exists for d in self._graph_assessment(vm)]
         else:
             return self._error(400, "BadRequest", f"unknown table {table!r}")
         return graph_answer(docs + self.schedules.graph_docs(table), body, self.page_size)

@@ -108,6 +108,8 @@ class CycleResults(_Tables):
 
 def vm_result(row: Mapping[str, Any]) -> VmResult:
     """A ``cyclevms`` row (as :mod:`shared.services.assessment` writes it) as the report reads it."""
+    from shared.domain.assessment_graph import path_of
+
     state = str(row.get("State") or "")
     try:
         result = json.loads(row.get("Result") or "{}")
@@ -125,6 +127,7 @@ def vm_result(row: Mapping[str, Any]) -> VmResult:
         install_state=str(row.get("IState") or ""),
         install_reason=str(row.get("IReason") or ""),
         reboot_pending=pending is not None and isinstance(result, dict) and bool(result.get("reboot_pending")),
+        assessment_path=path_of(state, str(row.get("Path") or "")),
     )
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.report_sources import CycleResults
 from shared.adapters.resource_graph import AssessmentGraph
+from shared.adapters.storage import StorageTarget
 from shared.services.cycle import summary
 from tests.support.arm_server import ArmSimulator, SimPatch, SimVm, make_fleet
 from tests.support.cycle_env import cycle_env
@@ -37,7 +39,8 @@ def _run(monkeypatch: pytest.MonkeyPatch, connection: str, prefix: str, fleet: l
         findings = env.store.findings(CYCLE)
         state = summary(env.deps, CYCLE)
         writes = sum(1 for r in sim.server.requests if r.method == "POST" and "assessPatches" in r.path)
-    return sim, rows, findings, state, writes
+        env.extra["report"] = CycleResults(StorageTarget(connection_string=connection), prefix).vm_results(CYCLE)
+    return sim, rows, findings, state, writes, env.extra["report"]
 
 
 def test_a_fleet_with_fresh_periodic_assessments_gets_no_assess_patches_call(
@@ -47,7 +50,9 @@ def test_a_fleet_with_fresh_periodic_assessments_gets_no_assess_patches_call(
     for vm in fleet:
         vm.periodic_assessment_at = AFTER_RELEASE
     manual = SimVm("manual01", assessment_mode="ImageDefault", periodic_assessment_at=AFTER_RELEASE)
-    sim, rows, _, state, writes = _run(monkeypatch, storage_connection, unique_prefix, [*fleet, manual], graph=True)
+    sim, rows, _, state, writes, report = _run(
+        monkeypatch, storage_connection, unique_prefix, [*fleet, manual], graph=True
+    )
     assert [sim.accepted_for(v) for v in fleet] == [0] * len(fleet)  # nothing asked of ARM
     assert sim.accepted_for(manual) == 1 and writes == 1  # periodic assessment off: asked, once
     assert {rows[v.name]["Path"] for v in fleet} == {"resource-graph"}
@@ -58,6 +63,11 @@ def test_a_fleet_with_fresh_periodic_assessments_gets_no_assess_patches_call(
     assert vm3["by_classification"] == {"Definition Updates": 1, "Security": 1, "Update Rollups": 1}
     assert vm3["started_utc"].startswith("2026-05-12T17:40:11")
     assert json.loads(rows["arc01"]["Result"])["critical_and_security"] == 1
+    # the report's VM data says which path each machine took
+    assert {v.name: v.assessment_path for v in report} == {
+        **{v.name: "resource-graph" for v in fleet},
+        "manual01": "assessPatches",
+    }
 
 
 def test_stale_missing_or_failed_assessments_get_exactly_one_assess_patches_each(
@@ -71,7 +81,7 @@ def test_stale_missing_or_failed_assessments_get_exactly_one_assess_patches_each
     fleet[4].periodic_assessment_at = None  # never assessed (or older than Resource Graph keeps)
     fleet[7].periodic_status = "Failed"
     fleet[8].periodic_status = "InProgress"
-    sim, rows, _, state, writes = _run(monkeypatch, storage_connection, unique_prefix, fleet, graph=True)
+    sim, rows, _, state, writes, _ = _run(monkeypatch, storage_connection, unique_prefix, fleet, graph=True)
     assert {v.name: sim.accepted_for(v) for v in fleet} == {v.name: int(v in stale) for v in fleet}
     assert writes == len(stale)
     assert {n: r.get("Path", "") for n, r in rows.items()} == {
@@ -115,10 +125,10 @@ def test_the_verdict_from_resource_graph_is_the_verdict_from_assess_patches(
             vm.periodic_assessment_at = AFTER_RELEASE
         return vms
 
-    _, asked_rows, asked_findings, _, asked = _run(
+    _, asked_rows, asked_findings, _, asked, _ = _run(
         monkeypatch, storage_connection, unique_prefix + "a", fleet(), graph=False
     )
-    _, graph_rows, graph_findings, _, from_graph = _run(
+    _, graph_rows, graph_findings, _, from_graph, _ = _run(
         monkeypatch, storage_connection, unique_prefix + "g", fleet(), graph=True
     )
     assert (asked, from_graph) == (6, 0)

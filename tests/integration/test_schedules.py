@@ -1,5 +1,6 @@
-"""Maintenance schedules read with the real azure-mgmt-maintenance and azure-mgmt-sql clients
-from a loopback ARM, cached on Azurite, and expanded into windows."""
+"""Maintenance schedules read with the real azure-mgmt-resourcegraph and azure-mgmt-maintenance
+clients from a loopback ARM (Resource Graph for assignments, configurations and SQL resources;
+ARM for public configurations and regions), cached on Azurite, and expanded into windows."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ Cached (:class:`ScheduleCache`, table ``{prefix}schedules``), PartitionKey / Row
   rewritten only when it changed;
 - ``placements`` / ``head`` and ``chunk-0000``...: who follows which window as one snapshot
   (machine assignments, dynamic scopes and their members, SQL resources, region time zones):
-  its compressed JSON in binary properties (60 KB each, 15 a row), the head row holding its
+  its compressed JSON in binary properties (60 KB each, 11 a row), the head row holding its
   SHA-256 digest; rewritten in one entity-group transaction only when the digest changes
   (10,000 machines: one chunk row);
 - ``refresh`` / ``state``: when the cache was last refreshed (an ETag-guarded claim, so
@@ -73,7 +73,8 @@ log = logging.getLogger(__name__)
 REFRESH_EVERY = timedelta(hours=12)
 PLACEMENTS = "placements"  # the snapshot's partition: ``head`` and ``chunk-0000``...
 PROPERTY_BYTES = 60_000  # a binary property holds at most 64 KiB
-PROPERTIES_PER_ROW = 15  # an entity holds at most 1 MiB
+PROPERTIES_PER_ROW = 11  # an entity holds at most 1 MiB, and binary travels as base64 (4/3)
+TRANSACTION_BYTES = 3_500_000  # a batch request holds at most 4 MiB
 _UNSAFE = re.compile(r"[/\\#?%|\x00-\x1f\x7f-\x9f]")
 _CONFIG_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.maintenance/"
@@ -401,12 +402,20 @@ class ScheduleCache:
 
     # -- writes ------------------------------------------------------------------------
 
-    def _transact(
-        self, operations: list[tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], dict[str, Any]]]
-    ) -> None:
-        """Entity group transactions of at most 100 operations (one request each; one partition)."""
-        for i in range(0, len(operations), 100):
-            batch = operations[i : i + 100]
+    def _transact(self, operations: list[Any]) -> None:
+        """Entity group transactions (one partition, one request each) of at most 100
+        operations and about 3.5 MB (the service takes 4 MiB a batch): one transaction, so
+        all or nothing, up to that size; the head row goes last."""
+        batch: list[Any] = []
+        size = 0
+        for op in operations:
+            weight = 1_000 + sum(len(v) * 4 // 3 for v in op[1].values() if isinstance(v, bytes | str))
+            if batch and (len(batch) == 100 or size + weight > TRANSACTION_BYTES):
+                self._again_if_gone(partial(self._submit, batch))
+                batch, size = [], 0
+            batch.append(op)
+            size += weight
+        if batch:
             self._again_if_gone(partial(self._submit, batch))
 
     def _submit(self, batch: list[Any]) -> None:
@@ -490,7 +499,10 @@ class ScheduleCache:
 
     def placements(self) -> PlacementSnapshot | None:
         """The cached snapshot (one partition query), or None before the first refresh."""
-        return snapshot_from_rows(self._rows(PLACEMENTS))
+        try:
+            return snapshot_from_rows(self._rows(PLACEMENTS))
+        except ValueError:  # caught between the transactions of a very large snapshot: once more
+            return snapshot_from_rows(self._rows(PLACEMENTS))
 
     def put_placements(self, snapshot: PlacementSnapshot, now: datetime) -> bool:
         """Store the snapshot if its digest differs from the cached one: its compressed JSON in
@@ -673,7 +685,10 @@ def snapshot_from_rows(rows: Iterable[Mapping[str, Any]]) -> PlacementSnapshot |
         for j in range(PROPERTIES_PER_ROW)
         if f"chunk-{i:04d}" in by_key
     )
-    return PlacementSnapshot.from_json(json.loads(zlib.decompress(blob)))
+    snapshot = PlacementSnapshot.from_json(json.loads(zlib.decompress(blob)))
+    if head.get("Digest") and snapshot.digest() != head["Digest"]:  # read while a >3.5 MB snapshot was written
+        raise ValueError("the placement snapshot changed while it was read")
+    return snapshot
 
 
 def sql_window(

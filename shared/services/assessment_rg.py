@@ -22,9 +22,9 @@ from typing import Any
 
 from shared.domain.assessment_graph import RESOURCE_GRAPH, periodic_assessment_on
 from shared.domain.calendar import Cycle
-from shared.domain.fleet import Vm
-from shared.domain.hotpatch import assessment_findings
-from shared.services.assessment import FAN_OUT_CHUNK, VMS, _settle_findings
+from shared.domain.fleet import Vm, vm_key
+from shared.domain.hotpatch import ASSESSMENT_KINDS, Finding, assessment_findings, reconcile
+from shared.services.assessment import FAN_OUT_CHUNK, VMS
 from shared.services.cycle_deps import Deps, row_key, utc_text
 from shared.services.ports import ArmError
 
@@ -40,6 +40,20 @@ class GraphSettled:
     stale: int = 0  # eligible, but their latest assessment is missing, older than the release or failed
     error: str = ""
     settled_ids: list[str] = field(default_factory=list)
+
+
+def _settle_all(deps: Deps, cycle: Cycle, results: list[tuple[Vm, list[Finding]]], now: datetime) -> int:
+    """Record what changed against what was recorded, as the worker does for one VM
+    (``assessment._settle_findings``), for many at once: one read of the cycle's findings
+    instead of one per VM."""
+    recorded: dict[str, list[Finding]] = {}
+    for f in deps.store.findings(cycle.id):
+        if f.kind in ASSESSMENT_KINDS and f.details.get("operation") != "installation":
+            recorded.setdefault(vm_key(f.resource_id), []).append(f)
+    changes: list[Finding] = []
+    for vm, current in results:
+        changes.extend(reconcile(recorded.get(vm_key(vm.id), []), current, now))
+    return deps.store.put_findings(changes) if changes else 0
 
 
 def _round(existing: dict[str, Any], vm: Vm) -> int:
@@ -111,7 +125,7 @@ def settle_from_graph(deps: Deps, cycle: Cycle, round_: int, vms: Iterable[Vm], 
         deps.store.batch_upsert(VMS, entities[i : i + FAN_OUT_CHUNK])
     findings = [(vm, assessment_findings(vm, result, cycle, now)) for vm, result in settled]
     if findings:
-        _settle_findings(deps, cycle, findings, now)
+        _settle_all(deps, cycle, findings, now)
     if deps.policy.remediate and any(f.kind == "deadline-missed" for _, fs in findings for f in fs):
         from shared.services.remediation import top_up
 

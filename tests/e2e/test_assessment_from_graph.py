@@ -134,3 +134,34 @@ def test_the_verdict_from_resource_graph_is_the_verdict_from_assess_patches(
     assert (asked, from_graph) == (6, 0)
     assert _verdict(graph_rows, graph_findings) == _verdict(asked_rows, asked_findings)
     assert any(f.kind == "unplanned-baseline-suspected" for f in graph_findings)
+
+
+def test_a_later_round_resolves_what_the_machines_own_newer_assessment_no_longer_shows(
+    monkeypatch: pytest.MonkeyPatch, storage_connection: str, unique_prefix: str
+) -> None:
+    fleet = make_fleet(3)
+    lcu = SimPatch("5058411", "Security", "AlwaysRequiresReboot", "2026-05-12T00:00:00Z",
+                   name="2026-05 Cumulative Update for Microsoft server operating system version 21H2 for "
+                   "x64-based Systems (KB5058411)")  # fmt: skip
+    fleet[0].patches.append(lcu)
+    for vm in fleet:
+        vm.periodic_assessment_at = AFTER_RELEASE
+    with (
+        ArmSimulator(fleet, assess_seconds=0.01) as sim,
+        cycle_env(monkeypatch, storage_connection, unique_prefix, sim, now=MAY_2026) as env,
+    ):
+        env.deps.assessment_graph = AssessmentGraph(env.deps.arm)
+        env.tick()
+        env.drain()
+        before = {f.kind: f.state for f in env.store.findings(CYCLE) if f.resource_id == fleet[0].id}
+        fleet[0].patches.remove(lcu)  # installed; the platform's next daily assessment says so
+        fleet[0].periodic_assessment_at = "2026-05-15T02:00:00Z"
+        env.clock.advance(days=3, hours=1)
+        env.tick()  # the next round
+        env.drain()
+        after = {f.kind: f.state for f in env.store.findings(CYCLE) if f.resource_id == fleet[0].id}
+        rows = env.rows(CYCLE)
+    assert before == {"unplanned-baseline-suspected": "open"}
+    assert after == {"unplanned-baseline-suspected": "resolved"}
+    assert {r["Round"] for r in rows.values()} == {1} and {r["Path"] for r in rows.values()} == {"resource-graph"}
+    assert sum(sim.accepted_for(v) for v in fleet) == 0

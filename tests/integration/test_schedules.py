@@ -191,3 +191,34 @@ def test_a_refresh_writes_only_what_changed_and_says_what(
     )
     added = refresh_schedules(reader, cache, watched=[CFG], subscriptions=[SUB], now=NOW + timedelta(hours=39))
     assert (added.changed_resources, added.changed_configurations) == ({db.lower()}, set())
+
+
+def test_a_snapshot_larger_than_one_transaction_is_stored_and_read_back_whole(
+    storage_connection: str, unique_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    monkeypatch.setattr("shared.adapters.schedules.TRANSACTION_BYTES", 500_000)  # 4 MiB, scaled to the test
+
+    from shared.adapters.schedules import PLACEMENTS, PlacementSnapshot
+    from shared.services.ports.schedules import Assignment
+
+    cache = ScheduleCache(StorageTarget(connection_string=storage_connection), unique_prefix)
+    # random names: next to incompressible, so the snapshot spans several rows and transactions
+    machines = [
+        f"/subscriptions/{SUB}/resourceGroups/rg-{i % 50}/providers/Microsoft.Compute/virtualMachines/{secrets.token_hex(24)}"
+        for i in range(40_000)
+    ]
+    big = PlacementSnapshot(
+        assignments=[Assignment(m, CFG) for m in machines], region_zones={"eastus": "America/New_York"}
+    )
+    assert cache.put_placements(big, NOW)
+    head = cache.table.get_entity(PLACEMENTS, "head")
+    assert head["Chunks"] >= 2  # rows of ~880 KB on the wire: one transaction each
+    assert cache.placements() == big or cache.placements().digest() == big.digest()  # type: ignore[union-attr]
+    assert not cache.put_placements(big, NOW)  # unchanged: not written again
+    small = PlacementSnapshot(assignments=[Assignment(VM, CFG)])
+    assert cache.put_placements(small, NOW)
+    assert cache.placements().digest() == small.digest()  # type: ignore[union-attr]
+    rows = list(cache.table.query_entities("PartitionKey eq @pk", parameters={"pk": PLACEMENTS}))
+    assert sorted(r["RowKey"] for r in rows) == ["chunk-0000", "head"]  # the longer snapshot's rows are gone

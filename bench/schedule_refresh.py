@@ -9,6 +9,10 @@ watched configurations among them. Requests are counted where they arrive (the l
 ARM's request counter, Resource Graph's 429s and retries included) and as the storage
 client sends them (a per-call hook on the cache's table client).
 
+``refresh_s`` is wall time on one machine: it includes the loopback ARM evaluating each
+query over the whole estate in the same process, and the app's Resource Graph pacing
+(Resource Graph allows 15 queries per 5 seconds per user), so it is an upper bound.
+
 Three refreshes, each with its claim as the watchdog takes it: the first (an empty cache),
 a steady one (nothing changed: nothing is written), and one after a configuration's window
 moved (only it and its machines are reported changed).

@@ -338,6 +338,9 @@ class ArmSimulator:
         self.install_requests: list[dict[str, Any]] = []
         self.cancel_requests: list[str] = []
         self.schedules = ScheduleRoutes()  # maintenance configurations, assignments (dynamic scopes), SQL
+        self._graph_pages: dict[
+            tuple[str, tuple[str, ...]], list[dict[str, Any]]
+        ] = {}  # a query's result, for its later pages
         self.violations: list[str] = []  # requests for non-VM machines at Microsoft.Compute/virtualMachines
         self.server = _KeepAliveLoopback(self._handle)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request is noise
@@ -935,6 +938,9 @@ class ArmSimulator:
     def _graph(self, body: dict[str, Any]) -> Response:
         query = body.get("query") or ""
         table = query.strip().split("|", 1)[0].strip().lower()
+        key = (query, tuple(sorted(s.lower() for s in body.get("subscriptions") or [])))
+        if (body.get("options") or {}).get("$skipToken") and key in self._graph_pages:
+            return graph_answer([], body, self.page_size, rows=self._graph_pages[key])  # the first page's result
         if table == "resources":
             docs = [self._graph_doc(vm) for vm in self.vms.values() if vm.exists]
         elif table == "maintenanceresources":
@@ -943,21 +949,35 @@ class ArmSimulator:
             docs = [d for vm in self.vms.values() if vm.exists for d in self._graph_assessment(vm)]
         else:
             return self._error(400, "BadRequest", f"unknown table {table!r}")
-        return graph_answer(docs + self.schedules.graph_docs(table), body, self.page_size)
+        rows: list[dict[str, Any]] = []
+        answer = graph_answer(docs + self.schedules.graph_docs(table), body, self.page_size, out_rows=rows)
+        self._graph_pages[key] = rows
+        return answer
 
 
-def graph_answer(docs: list[dict[str, Any]], body: dict[str, Any], page_size: int) -> Response:
+def graph_answer(
+    docs: list[dict[str, Any]],
+    body: dict[str, Any],
+    page_size: int,
+    *,
+    rows: list[dict[str, Any]] | None = None,
+    out_rows: list[dict[str, Any]] | None = None,
+) -> Response:
     """A Resource Graph ``resources`` POST answered over ``docs``: the subscriptions filter, the
-    query (the KQL subset below), ``$top`` / ``$skipToken`` paging."""
+    query (the KQL subset below), ``$top`` / ``$skipToken`` paging. ``rows``: the query's result
+    already evaluated (a later page of the same query); ``out_rows`` receives it."""
     query = body.get("query") or ""
     options = body.get("options") or {}
     subs = {s.lower() for s in body.get("subscriptions") or []}
-    if subs:
-        docs = [d for d in docs if str(d.get("subscriptionId") or "").lower() in subs]
-    try:
-        rows = run_kql(docs, query)
-    except ValueError as exc:
-        return ArmSimulator._error(400, "InvalidQuery", str(exc))
+    if rows is None:
+        if subs:
+            docs = [d for d in docs if str(d.get("subscriptionId") or "").lower() in subs]
+        try:
+            rows = run_kql(docs, query)
+        except ValueError as exc:
+            return ArmSimulator._error(400, "InvalidQuery", str(exc))
+    if out_rows is not None:
+        out_rows[:] = rows
     offset = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
     top = min(int(options.get("$top") or page_size), page_size, 1000)
     page = rows[offset : offset + top]

@@ -97,6 +97,9 @@ _PUBLIC_ID = re.compile(
 # properties.maintenanceWindow (MaintenanceWindow: startDateTime, expirationDateTime, duration, timeZone,
 # recurEvery); a database's or managed instance's choice is properties.maintenanceConfigurationId
 # (specification/sql, DatabaseProperties / ManagedInstanceProperties), its SKU the resource's ``sku``.
+# Not stated by the documents read: that subscription- and resource-group-level assignments
+# (dynamic scopes) are listed in ``maintenanceresources`` like machine-level ones; the query
+# does not assume otherwise (it filters on nothing but the type). Check on a live tenant.
 SQL_DATABASE = "microsoft.sql/servers/databases"
 SQL_MANAGED_INSTANCE = "microsoft.sql/managedinstances"
 ASSIGNMENTS_QUERY = "\n".join(

@@ -79,7 +79,12 @@ class GraphAssessment:
 
     @property
     def status(self) -> str:
-        return str(_get(self.properties, "status") or "")
+        """The record's ``status`` (as an assessPatches result states it). The documented field list
+        does not name it; without it, ``errorDetails`` decides: an error means Failed."""
+        stated = str(_get(self.properties, "status") or "")
+        if stated:
+            return stated
+        return "Failed" if _get(self.properties, "errorDetails") else "Succeeded"
 
     @property
     def assessed_utc(self) -> datetime | None:

@@ -59,3 +59,13 @@ def test_which_machines_assess_on_their_own() -> None:
         "",
         "resource-graph",
     )
+
+
+def test_without_a_stated_status_the_error_details_decide() -> None:
+    props = {k: v for k, v in ROWS["summaries"][0]["properties"].items() if k != "status"}
+    (clean,) = assessments_from_rows([{**ROWS["summaries"][0], "properties": props}], []).values()
+    errored = {**props, "errorDetails": {"code": "AssessmentFailed", "message": "Windows Update is unreachable"}}
+    (failed,) = assessments_from_rows([{**ROWS["summaries"][0], "properties": errored}], []).values()
+    assert (clean.status, failed.status) == ("Succeeded", "Failed")
+    assert failed.result().error == "AssessmentFailed: Windows Update is unreachable"
+    assert not failed.fresh_for(datetime(2020, 4, 14, 17, tzinfo=UTC))

@@ -192,6 +192,12 @@ SETTINGS: tuple[Setting, ...] = (
         parse_hotpatch_images,
         "Optional: the images (publisher:offer:sku, comma-separated) that can enrol in hotpatching; empty: the hotpatch document's list.",
     ),
+    Setting(
+        "ASSESSMENT_FROM_RESOURCE_GRAPH",
+        "true",
+        _bool,
+        "Take a machine's own latest assessment from Resource Graph (patchassessmentresources) when its periodic assessment is on and that assessment is newer than the cycle's release, instead of calling assessPatches. false: assessPatches for every machine.",
+    ),
     # SQL
     Setting(
         "SQL_EXCLUDED_SERVICE_OBJECTIVES",

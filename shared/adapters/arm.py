@@ -322,6 +322,10 @@ class ArmAdapter:
                 if not skip_token:
                     break
 
+    def graph_rows(self, query: str, subscriptions: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        """Every row of a Resource Graph query (chunked by subscription, paged with skipToken)."""
+        return self._graph_rows(query, subscriptions)
+
     def _graph_page(self, request: Any) -> Any:
         return self.graph().resources(request)
 

@@ -108,6 +108,8 @@ class CycleResults(_Tables):
 
 def vm_result(row: Mapping[str, Any]) -> VmResult:
     """A ``cyclevms`` row (as :mod:`shared.services.assessment` writes it) as the report reads it."""
+    from shared.domain.assessment_graph import path_of
+
     state = str(row.get("State") or "")
     try:
         result = json.loads(row.get("Result") or "{}")
@@ -125,6 +127,7 @@ def vm_result(row: Mapping[str, Any]) -> VmResult:
         install_state=str(row.get("IState") or ""),
         install_reason=str(row.get("IReason") or ""),
         reboot_pending=pending is not None and isinstance(result, dict) and bool(result.get("reboot_pending")),
+        assessment_path=path_of(state, str(row.get("Path") or "")),
     )
 
 
@@ -141,23 +144,26 @@ class Placements(_Tables):
     """Which VMs a maintenance configuration is assigned to, and the known SQL resources,
     as the schedule cache (``{prefix}schedules``) holds them."""
 
+    def _snapshot(self) -> Any:
+        """The schedule cache's placement snapshot (a few rows), or None before any refresh."""
+        from shared.adapters.schedules import PLACEMENTS, snapshot_from_rows
+
+        return snapshot_from_rows(self.rows("schedules", "PartitionKey eq @pk", {"pk": PLACEMENTS}))
+
     def assignments(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "assignment"}):
-            if row.get("ResourceId") and row.get("ConfigurationId") and not is_scope_assignment(str(row["ResourceId"])):
-                out.setdefault(str(row["ConfigurationId"]).lower(), []).append(str(row["ResourceId"]))
+        snapshot = self._snapshot()
+        for a in snapshot.assignments if snapshot is not None else ():
+            if a.resource_id and a.configuration_id and not is_scope_assignment(a.resource_id):
+                out.setdefault(a.configuration_id.lower(), []).append(a.resource_id)
         return out
 
     eligibility: Any = None  # SQL_EXCLUDED_* (an EligibilityPolicy); None: the documented defaults
 
     def sql_resources(self) -> list[SqlResource]:
-        from shared.adapters.schedules import sql_ref
-
         out = []
-        for row in self.rows("schedules", "PartitionKey eq @pk", {"pk": "sqlresource"}):
-            if not row.get("ResourceId"):
-                continue
-            ref = sql_ref(row)
+        snapshot = self._snapshot()
+        for ref in snapshot.sql_resources if snapshot is not None else ():
             judged = ref.eligibility(self.eligibility)
             out.append(
                 SqlResource(

@@ -1,21 +1,28 @@
-"""Maintenance configuration schedules: read from ARM on a slow cadence, cached in Table Storage.
+"""Maintenance configuration schedules: read from Resource Graph and ARM on a slow cadence,
+cached in Table Storage.
 
 Read (:class:`ScheduleReader`, the real Azure SDK clients):
 
-- Update Manager configurations with azure-mgmt-maintenance
-  ``maintenance_configurations.get`` (the watched ones, those runs referred to, and those
-  assigned to VMs), and the configuration assignments of each target subscription
-  (``configuration_assignments_within_subscription.list``: which VM follows which window);
-- Azure SQL: every database's and managed instance's ``maintenanceConfigurationId`` with
-  azure-mgmt-sql (``servers.list`` -> ``databases.list_by_server``, ``managed_instances.list``),
-  and each public configuration they name with ``public_maintenance_configurations.get``.
+- Resource Graph (azure-mgmt-resourcegraph, through :class:`shared.adapters.arm.ArmAdapter`'s
+  paged, subscription-chunked path): every configuration assignment (``maintenanceresources``),
+  every maintenance configuration and every Azure SQL database and managed instance
+  (``resources``): a few pages for the whole estate, whatever its size; each dynamic scope's
+  machines (the filter in the query);
+- ARM, one call each, for what Resource Graph does not hold: public (SQL) maintenance
+  configurations and configurations outside the target subscriptions
+  (azure-mgmt-maintenance ``public_maintenance_configurations.get`` /
+  ``maintenance_configurations.get``) and the regions (``subscriptions.list_locations``).
 
 Cached (:class:`ScheduleCache`, table ``{prefix}schedules``), PartitionKey / RowKey:
 
 - ``configuration`` / the configuration id (lower-case, escaped): the window definition
   as Azure states it, when it was fetched, when it was first watched, the last error;
-- ``sqlresource`` / the resource id: region, configuration id, kind;
-- ``assignment`` / resource|configuration: a VM's configuration;
+  rewritten only when it changed;
+- ``placements`` / ``head`` and ``chunk-0000``...: who follows which window as one snapshot
+  (machine assignments, dynamic scopes and their members, SQL resources, region time zones):
+  its compressed JSON in binary properties (60 KB each, 11 a row), the head row holding its
+  SHA-256 digest; rewritten in one entity-group transaction only when the digest changes
+  (10,000 machines: one chunk row);
 - ``refresh`` / ``state``: when the cache was last refreshed (an ETag-guarded claim, so
   concurrent watchdogs do not refresh twice).
 
@@ -31,8 +38,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.adapters.tables import table_missing
@@ -48,7 +56,9 @@ from shared.domain.sql_catalog import (
 from shared.services.ports.schedules import (  # the port's value types (importable from here too)
     Assignment,
     CachedSchedules,
+    ConfigurationSync,
     ConfigurationWindow,
+    PlacementSnapshot,
     SqlResourceRef,
 )
 
@@ -61,6 +71,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY = timedelta(hours=12)
+PLACEMENTS = "placements"  # the snapshot's partition: ``head`` and ``chunk-0000``...
+PROPERTY_BYTES = 60_000  # a binary property holds at most 64 KiB
+PROPERTIES_PER_ROW = 11  # an entity holds at most 1 MiB, and binary travels as base64 (4/3)
+TRANSACTION_BYTES = 3_500_000  # a batch request holds at most 4 MiB
 _UNSAFE = re.compile(r"[/\\#?%|\x00-\x1f\x7f-\x9f]")
 _CONFIG_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.maintenance/"
@@ -71,27 +85,59 @@ _PUBLIC_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/providers/microsoft\.maintenance/publicmaintenanceconfigurations/(?P<name>[^/]+)$",
     re.IGNORECASE,
 )
-_SERVER_ID = re.compile(
-    r"/resourcegroups/(?P<rg>[^/]+)/providers/microsoft\.sql/servers/(?P<name>[^/]+)", re.IGNORECASE
+
+# Resource Graph tables, per MicrosoftDocs/azure-docs articles/governance/resource-graph/reference/
+# supported-tables-resources.md: ``maintenanceresources`` holds microsoft.maintenance/configurationassignments
+# (and applyupdates); ``resources`` holds Microsoft.Maintenance/maintenanceConfigurations,
+# Microsoft.Sql/servers/databases and Microsoft.Sql/managedInstances. articles/update-manager/query-logs.md
+# ("Maintenance resources") names the assignment's properties.resourceId and
+# properties.maintenanceConfigurationId; properties.filter is the assignment's own REST property
+# (ConfigurationAssignmentProperties.filter, azure-rest-api-specs specification/maintenance, example
+# ConfigurationAssignmentsForSubscriptions_CreateOrUpdate.json). A configuration's window is its REST
+# properties.maintenanceWindow (MaintenanceWindow: startDateTime, expirationDateTime, duration, timeZone,
+# recurEvery); a database's or managed instance's choice is properties.maintenanceConfigurationId
+# (specification/sql, DatabaseProperties / ManagedInstanceProperties), its SKU the resource's ``sku``.
+# Not stated by the documents read: that subscription- and resource-group-level assignments
+# (dynamic scopes) are listed in ``maintenanceresources`` like machine-level ones; the query
+# does not assume otherwise (it filters on nothing but the type). Check on a live tenant.
+SQL_DATABASE = "microsoft.sql/servers/databases"
+SQL_MANAGED_INSTANCE = "microsoft.sql/managedinstances"
+ASSIGNMENTS_QUERY = "\n".join(
+    [
+        "maintenanceresources",
+        "| where type =~ 'microsoft.maintenance/configurationassignments'",
+        "| project id, resourceId = tostring(properties.resourceId), "
+        "configurationId = tostring(properties.maintenanceConfigurationId), filter = properties.filter",
+        "| order by id asc",
+    ]
+)
+CONFIGURATIONS_QUERY = "\n".join(
+    [
+        "resources",
+        "| where type =~ 'microsoft.maintenance/maintenanceconfigurations'",
+        "| project id, location, maintenanceScope = tostring(properties.maintenanceScope), "
+        "recurEvery = tostring(properties.maintenanceWindow.recurEvery), "
+        "startDateTime = tostring(properties.maintenanceWindow.startDateTime), "
+        "duration = tostring(properties.maintenanceWindow.duration), "
+        "timeZone = tostring(properties.maintenanceWindow.timeZone), "
+        "expirationDateTime = tostring(properties.maintenanceWindow.expirationDateTime)",
+        "| order by id asc",
+    ]
+)
+SQL_QUERY = "\n".join(
+    [
+        "resources",
+        f"| where type in~ ('{SQL_DATABASE}', '{SQL_MANAGED_INSTANCE}')",
+        "| project id, name, type, location, configurationId = tostring(properties.maintenanceConfigurationId), "
+        "serviceObjective = tostring(properties.currentServiceObjectiveName), sku, "
+        "instancePoolId = tostring(properties.instancePoolId)",
+        "| order by id asc",
+    ]
 )
 
 
 def escape_key(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", text.strip().lower())[:400]
-
-
-def _sku_facts(resource: Any) -> dict[str, Any]:
-    """Service objective, tier, family and instance pool of an azure-mgmt-sql database or managed
-    instance (``currentServiceObjectiveName`` / ``sku`` / ``instancePoolId`` in the SQL REST spec)."""
-    props = getattr(resource, "properties", None) or resource
-    sku = getattr(resource, "sku", None)
-    slo = getattr(props, "current_service_objective_name", None) or getattr(sku, "name", None) or ""
-    return {
-        "service_objective": str(slo),
-        "edition": str(getattr(sku, "tier", None) or ""),
-        "hardware": str(getattr(sku, "family", None) or ""),
-        "instance_pool": bool(getattr(props, "instance_pool_id", None)),
-    }
 
 
 def _filter_json(model: Any) -> dict[str, Any] | None:
@@ -130,26 +176,15 @@ class ScheduleReader:
         client = self._clients.get((kind, subscription))
         if client is None:
             scope = [self.arm_endpoint + "/.default"]
-            if kind == "maintenance":
-                from azure.mgmt.maintenance import MaintenanceManagementClient
+            from azure.mgmt.maintenance import MaintenanceManagementClient
 
-                client = MaintenanceManagementClient(
-                    self.credential,
-                    subscription,
-                    base_url=self.arm_endpoint,
-                    credential_scopes=scope,
-                    **self.client_kwargs,
-                )
-            else:
-                from azure.mgmt.sql import SqlManagementClient
-
-                client = SqlManagementClient(
-                    self.credential,
-                    subscription,
-                    base_url=self.arm_endpoint,
-                    credential_scopes=scope,
-                    **self.client_kwargs,
-                )
+            client = MaintenanceManagementClient(
+                self.credential,
+                subscription,
+                base_url=self.arm_endpoint,
+                credential_scopes=scope,
+                **self.client_kwargs,
+            )
             self._clients[(kind, subscription)] = client
         return client
 
@@ -206,31 +241,83 @@ class ScheduleReader:
             client.close()
         return out
 
-    def scope_members(self, scope: DynamicScope) -> list[str]:
-        """The machines a dynamic scope selects (Resource Graph, the filter in the query)."""
+    def _graph(self) -> Any:
         if self._arm is None:
             from shared.adapters.arm import ArmAdapter
 
             self._arm = ArmAdapter(self.credential, arm_endpoint=self.arm_endpoint)
-        return self._arm.scope_members(scope)
+        return self._arm
 
-    def sql_resources(self, subscription: str) -> list[SqlResourceRef]:
-        client = self._client("sql", subscription)
-        out: list[SqlResourceRef] = []
-        for server in client.servers.list():
-            m = _SERVER_ID.search(server.id or "")
-            if not m:
+    def _graph_rows(self, query: str, subscriptions: Sequence[str]) -> list[dict[str, Any]]:
+        """Every row of ``query`` over ``subscriptions`` (chunked, paged with skipToken)."""
+        return list(self._graph().graph_rows(query, tuple(subscriptions)))
+
+    def scope_members(self, scope: DynamicScope) -> list[str]:
+        """The machines a dynamic scope selects (Resource Graph, the filter in the query)."""
+        return list(self._graph().scope_members(scope))
+
+    def assignments_in(self, subscriptions: Sequence[str]) -> list[Assignment]:
+        """Every configuration assignment in the subscriptions, from Resource Graph's
+        ``maintenanceresources`` table: to a machine, or (a dynamic scope) to a subscription or
+        resource group with its ``filter``. A handful of pages for the whole estate."""
+        out: list[Assignment] = []
+        for row in self._graph_rows(ASSIGNMENTS_QUERY, subscriptions):
+            rid, cfg = str(row.get("resourceId") or ""), str(row.get("configurationId") or "")
+            if not rid or not cfg:
                 continue
-            for db in client.databases.list_by_server(m["rg"], m["name"]):
-                props = getattr(db, "properties", None)
-                cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
-                if db.name and db.name.lower() == "master":
-                    continue
-                out.append(SqlResourceRef(db.id, db.location, cfg or "", "database", **_sku_facts(db)))
-        for mi in client.managed_instances.list():
-            props = getattr(mi, "properties", None)
-            cfg = getattr(props, "maintenance_configuration_id", None) if props is not None else None
-            out.append(SqlResourceRef(mi.id, mi.location, cfg or "", "managed_instance", **_sku_facts(mi)))
+            scope = None
+            if is_scope_assignment(rid):
+                raw = row.get("filter")
+                if isinstance(raw, str):  # a service that answers dynamic columns as text
+                    import json
+
+                    raw = json.loads(raw) if raw.strip() else None
+                scope = DynamicScope.from_assignment(str(row.get("id") or rid), cfg, rid, raw or None)
+            out.append(Assignment(rid, cfg, scope=scope))
+        return out
+
+    def configurations_in(self, subscriptions: Sequence[str]) -> list[ConfigurationWindow]:
+        """Every maintenance configuration in the subscriptions (Resource Graph ``resources``).
+        One that has no usable window is left out (a GET for it, if wanted, says why)."""
+        out = []
+        for row in self._graph_rows(CONFIGURATIONS_QUERY, subscriptions):
+            try:
+                out.append(
+                    ConfigurationWindow.from_window(
+                        str(row["id"]),
+                        "update-manager",
+                        row,
+                        location=str(row.get("location") or ""),
+                        scope=str(row.get("maintenanceScope") or ""),
+                    )
+                )
+            except (KeyError, ScheduleError):
+                continue
+        return out
+
+    def sql_resources_in(self, subscriptions: Sequence[str]) -> list[SqlResourceRef]:
+        """Every Azure SQL database (but ``master``) and managed instance in the subscriptions,
+        with the maintenance configuration it chose (Resource Graph ``resources``)."""
+        out = []
+        for row in self._graph_rows(SQL_QUERY, subscriptions):
+            rid = str(row.get("id") or "")
+            if not rid or str(row.get("name") or "").lower() == "master":
+                continue
+            raw_sku = row.get("sku")
+            sku: dict[str, Any] = raw_sku if isinstance(raw_sku, dict) else {}
+            kind = "managed_instance" if str(row.get("type") or "").lower() == SQL_MANAGED_INSTANCE else "database"
+            out.append(
+                SqlResourceRef(
+                    rid,
+                    str(row.get("location") or ""),
+                    str(row.get("configurationId") or ""),
+                    kind,
+                    service_objective=str(row.get("serviceObjective") or sku.get("name") or ""),
+                    edition=str(sku.get("tier") or ""),
+                    hardware=str(sku.get("family") or ""),
+                    instance_pool=bool(row.get("instancePoolId")),
+                )
+            )
         return out
 
 
@@ -318,13 +405,30 @@ class ScheduleCache:
 
     # -- writes ------------------------------------------------------------------------
 
-    def put_configuration(self, window: ConfigurationWindow, now: datetime, *, watched: bool) -> None:
+    def _transact(self, operations: list[Any]) -> None:
+        """Entity group transactions (one partition, one request each) of at most 100
+        operations and about 3.5 MB (the service takes 4 MiB a batch): one transaction, so
+        all or nothing, up to that size; the head row goes last."""
+        batch: list[Any] = []
+        size = 0
+        for op in operations:
+            weight = 1_000 + sum(len(v) * 4 // 3 for v in op[1].values() if isinstance(v, bytes | str))
+            if batch and (len(batch) == 100 or size + weight > TRANSACTION_BYTES):
+                self._again_if_gone(partial(self._submit, batch))
+                batch, size = [], 0
+            batch.append(op)
+            size += weight
+        if batch:
+            self._again_if_gone(partial(self._submit, batch))
 
-        rk = escape_key(window.configuration_id)
-        existing = dict(self._get("configuration", rk) or {})
-        entity = {
+    def _submit(self, batch: list[Any]) -> None:
+        self.table.submit_transaction(batch)
+
+    @staticmethod
+    def _configuration_entity(window: ConfigurationWindow) -> dict[str, Any]:
+        return {
             "PartitionKey": "configuration",
-            "RowKey": rk,
+            "RowKey": escape_key(window.configuration_id),
             "ConfigurationId": window.configuration_id,
             "Source": window.source,
             "RecurEvery": window.recur_every,
@@ -334,17 +438,54 @@ class ScheduleCache:
             "ExpirationDateTime": window.expiration_date_time,
             "Location": window.location,
             "Scope": window.scope,
-            "FetchedAt": now,
-            "FirstSeenAt": existing.get("FirstSeenAt") or now,
-            "Error": "",
         }
-        if watched and not existing.get("WatchedSince"):
-            entity["WatchedSince"] = now
-        self._upsert(entity)
+
+    def sync_configurations(self, sync: ConfigurationSync, now: datetime) -> set[str]:
+        """Bring the ``configuration`` rows in line with what the refresh found, writing only the
+        rows that changed (one partition read, then a transaction per 100 changes). Returns the
+        ids (lower-case) whose window changed: new, different, or no longer readable."""
+        from azure.data.tables import UpdateMode
+
+        rows = {str(r["RowKey"]): r for r in self._rows("configuration")}
+        ops: list[Any] = []
+        changed: set[str] = set()
+        for window in sync.windows:
+            entity = self._configuration_entity(window)
+            existing = rows.get(entity["RowKey"], {})
+            cid = window.configuration_id.lower()
+            same_window = all(str(existing.get(k) or "") == str(v or "") for k, v in entity.items())
+            if not same_window:
+                changed.add(cid)
+            watched_now = cid in sync.watched and not existing.get("WatchedSince")
+            if same_window and not existing.get("Error") and not watched_now:
+                continue
+            entity.update(FetchedAt=now, FirstSeenAt=existing.get("FirstSeenAt") or now, Error="")
+            if watched_now:
+                entity["WatchedSince"] = now
+            ops.append(("upsert", entity, {"mode": UpdateMode.MERGE}))
+        for cid, error in sync.errors.items():
+            rk = escape_key(cid)
+            existing = rows.get(rk, {})
+            entity = {"PartitionKey": "configuration", "RowKey": rk, "ConfigurationId": cid}
+            watched_now = cid.lower() in sync.watched and not existing.get("WatchedSince")
+            if str(existing.get("Error") or "") == error[:2000] and not watched_now:
+                continue
+            entity.update(Error=error[:2000], ErrorAt=now)
+            if watched_now:
+                entity["WatchedSince"] = now
+            ops.append(("upsert", entity, {"mode": UpdateMode.MERGE}))
+        if ops:
+            self._transact(ops)
+        return changed
+
+    def put_configuration(self, window: ConfigurationWindow, now: datetime, *, watched: bool) -> None:
+        """One configuration (seeding a store by hand; the refresh uses :meth:`sync_configurations`)."""
+        self.sync_configurations(
+            ConfigurationSync([window], watched={window.configuration_id.lower()} if watched else set()), now
+        )
 
     def mark_watched(self, configuration_id: str, now: datetime) -> None:
         """Remember since when a configuration is watched, even before its window could be read."""
-
         rk = escape_key(configuration_id)
         existing = dict(self._get("configuration", rk) or {})
         if not existing.get("WatchedSince"):
@@ -357,99 +498,85 @@ class ScheduleCache:
                 }
             )
 
-    def put_error(self, configuration_id: str, error: str, now: datetime) -> None:
-        self._upsert(
-            {
-                "PartitionKey": "configuration",
-                "RowKey": escape_key(configuration_id),
-                "ConfigurationId": configuration_id,
-                "Error": error[:2000],
-                "ErrorAt": now,
-            }
+    # -- the placement snapshot: who follows which window, in a few rows -----------------------
+
+    def placements(self) -> PlacementSnapshot | None:
+        """The cached snapshot (one partition query), or None before the first refresh."""
+        try:
+            return snapshot_from_rows(self._rows(PLACEMENTS))
+        except ValueError:  # caught between the transactions of a very large snapshot: once more
+            return snapshot_from_rows(self._rows(PLACEMENTS))
+
+    def put_placements(self, snapshot: PlacementSnapshot, now: datetime) -> bool:
+        """Store the snapshot if its digest differs from the cached one: its compressed JSON in
+        binary properties of a few rows, written with the ``head`` row in one transaction (so a
+        reader sees the old snapshot or the new, never half of each). True when written."""
+        import json
+        import zlib
+
+        digest = snapshot.digest()
+        current = self._get(PLACEMENTS, "head")
+        if current is not None and str(current.get("Digest") or "") == digest:
+            return False
+        blob = zlib.compress(json.dumps(snapshot.to_json(), separators=(",", ":")).encode(), 6)
+        pieces = [blob[i : i + PROPERTY_BYTES] for i in range(0, len(blob), PROPERTY_BYTES)] or [b""]
+        rows = [pieces[i : i + PROPERTIES_PER_ROW] for i in range(0, len(pieces), PROPERTIES_PER_ROW)]
+        old = int(current.get("Chunks") or 0) if current is not None else 0
+        ops: list[Any] = []
+        for n, props in enumerate(rows):
+            entity: dict[str, Any] = {"PartitionKey": PLACEMENTS, "RowKey": f"chunk-{n:04d}"}
+            entity.update({f"D{j:02d}": p for j, p in enumerate(props)})
+            ops.append(("upsert", entity))  # replace: no stale properties from a longer snapshot
+        ops.extend(("delete", {"PartitionKey": PLACEMENTS, "RowKey": f"chunk-{n:04d}"}) for n in range(len(rows), old))
+        ops.append(
+            (
+                "upsert",
+                {
+                    "PartitionKey": PLACEMENTS,
+                    "RowKey": "head",
+                    "Digest": digest,
+                    "Chunks": len(rows),
+                    "Bytes": len(blob),
+                    "Machines": len({a.resource_id.lower() for a in snapshot.assignments}),
+                    "WrittenAt": now,
+                },
+            )
         )
+        self._transact(ops)
+        return True
+
+    def _merge_placements(self, now: datetime, **changes: Any) -> None:
+        snapshot = self.placements() or PlacementSnapshot()
+        for key, value in changes.items():
+            setattr(snapshot, key, value(getattr(snapshot, key)))
+        self.put_placements(snapshot, now)
 
     def put_sql_resources(self, refs: Iterable[SqlResourceRef], now: datetime) -> None:
-        for r in refs:
-            self._upsert(
-                {
-                    "PartitionKey": "sqlresource",
-                    "RowKey": escape_key(r.resource_id),
-                    "ResourceId": r.resource_id,
-                    "Location": r.location,
-                    "ConfigurationId": r.configuration_id,
-                    "Kind": r.kind,
-                    "ServiceObjective": r.service_objective,
-                    "Edition": r.edition,
-                    "Hardware": r.hardware,
-                    "InstancePool": r.instance_pool,
-                    "FetchedAt": now,
-                }
-            )
+        """Add or replace SQL resources in the snapshot (seeding a store by hand)."""
+        new = {r.resource_id.lower(): r for r in refs}
+        self._merge_placements(
+            now, sql_resources=lambda old: [r for r in old if r.resource_id.lower() not in new] + list(new.values())
+        )
 
     def put_assignments(self, assignments: Iterable[Assignment], now: datetime) -> None:
-        """Machine assignments (a dynamic scope's members carry ``Via``, the scope's assignment id).
-        A dynamic scope itself is not a machine: it is kept in its own partition with its filter."""
-        import json
-
-        for a in assignments:
-            if a.scope is not None:
-                self._upsert(
-                    {
-                        "PartitionKey": "dynamicscope",
-                        "RowKey": escape_key(a.scope.assignment_id),
-                        "AssignmentId": a.scope.assignment_id,
-                        "ConfigurationId": a.configuration_id,
-                        "Filter": json.dumps(a.scope.to_json(), sort_keys=True),
-                        "FetchedAt": now,
-                    }
-                )
-                continue
-            self._upsert(
-                {
-                    "PartitionKey": "assignment",
-                    "RowKey": escape_key(f"{a.resource_id}|{a.configuration_id}"),
-                    "ResourceId": a.resource_id,
-                    "ConfigurationId": a.configuration_id,
-                    "Via": a.via,
-                    "FetchedAt": now,
-                }
-            )
+        """Add machine assignments to the snapshot (seeding a store by hand)."""
+        added = [a for a in assignments if a.scope is None]
+        self._merge_placements(now, assignments=lambda old: [*old, *added])
 
     def put_region_zones(self, zones: Mapping[str, str], now: datetime) -> None:
-        for name, zone in zones.items():
-            self._upsert(
-                {
-                    "PartitionKey": "region",
-                    "RowKey": escape_key(name),
-                    "Region": name,
-                    "TimeZone": zone,
-                    "FetchedAt": now,
-                }
-            )
+        self._merge_placements(now, region_zones=lambda old: {**old, **{region_key(k): v for k, v in zones.items()}})
 
     def region_zones(self) -> dict[str, str]:
         """ARM region name -> IANA zone, as the last refresh read them."""
-        return {region_key(str(r["Region"])): str(r["TimeZone"]) for r in self._rows("region") if r.get("TimeZone")}
-
-    def prune_scope_members(self, via: str, keep: Iterable[str]) -> int:
-        """Forget the members of dynamic scope ``via`` that it no longer selects."""
-        kept = {k.lower() for k in keep}
-        gone = [
-            row
-            for row in self._rows("assignment")
-            if str(row.get("Via") or "").lower() == via.lower() and str(row.get("ResourceId", "")).lower() not in kept
-        ]
-        for row in gone:
-            self.table.delete_entity(row["PartitionKey"], row["RowKey"])
-        return len(gone)
+        snapshot = self.placements()
+        return {region_key(k): v for k, v in (snapshot.region_zones if snapshot else {}).items() if v}
 
     def scope_assignments(self) -> dict[str, list[tuple[str, str]]]:
         """Machine id (lower-case) -> [(configuration id, the dynamic scope's assignment id or "")]."""
         out: dict[str, list[tuple[str, str]]] = {}
-        for row in self._rows("assignment"):
-            out.setdefault(str(row["ResourceId"]).lower(), []).append(
-                (str(row.get("ConfigurationId", "")), str(row.get("Via") or ""))
-            )
+        snapshot = self.placements()
+        for a in snapshot.assignments if snapshot else ():
+            out.setdefault(a.resource_id.lower(), []).append((a.configuration_id, a.via))
         return out
 
     # -- the refresh claim ---------------------------------------------------------------
@@ -528,36 +655,43 @@ class ScheduleCache:
                 since = _dt(row.get("WatchedSince")) or _dt(row.get("FirstSeenAt")) or _dt(row.get("FetchedAt"))
                 if since is not None:
                     cached.watched.append(WatchedConfiguration(window.configuration_id, schedule, since))
-        zones = self.region_zones()
-        for row in self._rows("sqlresource"):
-            ref = sql_ref(row)
+        snapshot = self.placements() or PlacementSnapshot()
+        zones = {region_key(k): v for k, v in snapshot.region_zones.items() if v}
+        for ref in snapshot.sql_resources:
             cached.sql_resources.append(ref)
             rw = sql_window(ref, by_id, self.eligibility, zones)
             if rw is not None:
                 cached.sql_windows[ref.resource_id.lower()] = rw
         vm: dict[str, list[MaintenanceSchedule]] = {}
-        for row in self._rows("assignment"):
-            if is_scope_assignment(str(row.get("ResourceId", ""))):
-                continue  # written before dynamic scopes were resolved: a subscription is not a machine
-            assigned = by_id.get(str(row.get("ConfigurationId", "")).lower())
+        for a in snapshot.assignments:
+            if is_scope_assignment(a.resource_id):
+                continue  # a subscription or resource group is not a machine
+            assigned = by_id.get(a.configuration_id.lower())
             if assigned is not None:
-                vm.setdefault(str(row["ResourceId"]).lower(), []).append(assigned)
+                vm.setdefault(a.resource_id.lower(), []).append(assigned)
         cached.vm_schedules = {k: tuple(v) for k, v in vm.items()}
         return cached
 
 
-def sql_ref(row: Mapping[str, Any]) -> SqlResourceRef:
-    """A cached ``sqlresource`` row."""
-    return SqlResourceRef(
-        str(row["ResourceId"]),
-        str(row.get("Location") or ""),
-        str(row.get("ConfigurationId") or ""),
-        str(row.get("Kind") or ""),
-        service_objective=str(row.get("ServiceObjective") or ""),
-        edition=str(row.get("Edition") or ""),
-        hardware=str(row.get("Hardware") or ""),
-        instance_pool=bool(row.get("InstancePool")),
+def snapshot_from_rows(rows: Iterable[Mapping[str, Any]]) -> PlacementSnapshot | None:
+    """The placement snapshot from the rows of its partition (None without a ``head``)."""
+    import json
+    import zlib
+
+    by_key = {str(r["RowKey"]): r for r in rows}
+    head = by_key.get("head")
+    if head is None:
+        return None
+    blob = b"".join(
+        bytes(by_key[f"chunk-{i:04d}"].get(f"D{j:02d}") or b"")
+        for i in range(int(head.get("Chunks") or 0))
+        for j in range(PROPERTIES_PER_ROW)
+        if f"chunk-{i:04d}" in by_key
     )
+    snapshot = PlacementSnapshot.from_json(json.loads(zlib.decompress(blob)))
+    if head.get("Digest") and snapshot.digest() != head["Digest"]:  # read while a >3.5 MB snapshot was written
+        raise ValueError("the placement snapshot changed while it was read")
+    return snapshot
 
 
 def sql_window(

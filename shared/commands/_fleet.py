@@ -44,6 +44,7 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
         notes.append(f"hotpatch is not offered in {cfg['AZURE_CLOUD']}: no machine is treated as hotpatch-enrolled")
     plans = [expectation(vm, cycle) for vm in vms]
     found = {vm.id: problems(vm) for vm in vms}
+    path = {e.vm.id: _assessment_path(e.vm, cfg) if e.assess else "" for e in plans}
     counts: Counter[str] = Counter()
     for e in plans:
         counts["vms"] += 1
@@ -53,6 +54,7 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
         counts["arc"] += int(e.vm.kind is MachineKind.ARC)
         counts["dynamically_scoped"] += int(bool(e.vm.scopes))
         counts["configuration_findings"] += int(bool(found[e.vm.id]))
+        counts["resource_graph_when_fresh"] += int(path[e.vm.id] == "resource-graph")
     data: dict[str, Any] = {
         **cycle.to_json(),
         "scope": {
@@ -71,6 +73,7 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
                 "arc",
                 "dynamically_scoped",
                 "configuration_findings",
+                "resource_graph_when_fresh",
             )
         },
         "fleet": [
@@ -79,6 +82,9 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
                 "assignments": list(e.vm.assignments),
                 "dynamic_scopes": list(e.vm.scopes),
                 "configuration_findings": [p.to_json() for p in found[e.vm.id]],
+                # resource-graph: its own periodic assessment is read when newer than the release
+                # (else assessPatches); assessPatches: always asked
+                "assessment_path": path[e.vm.id],
             }
             for e in plans
         ],
@@ -91,6 +97,11 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
         f"Cycle {cycle.id} ({cycle.kind.value}): {counts['vms']} VMs in scope, {counts['assess']} to assess, "
         f"{counts['not_assessable']} not assessable, {counts['hotpatch']} hotpatch-enrolled"
         + (f", {counts['arc']} Arc-enabled" if counts["arc"] else "")
+        + (
+            f", {counts['resource_graph_when_fresh']} read from their own periodic assessment when fresh"
+            if counts["resource_graph_when_fresh"]
+            else ""
+        )
         + (
             f", {counts['configuration_findings']} with configuration findings"
             if counts["configuration_findings"]
@@ -116,6 +127,14 @@ def show_fleet(cycle: Cycle, cfg: Settings, *, as_json: bool) -> int:
         ],
     )
     return 0
+
+
+def _assessment_path(vm: Vm, cfg: Settings) -> str:
+    """How the cycle will assess it: ``resource-graph`` (periodic assessment on: Azure's own latest
+    assessment, when newer than the release) or ``assessPatches``."""
+    from shared.domain.assessment_graph import ASSESS_PATCHES, RESOURCE_GRAPH, periodic_assessment_on
+
+    return RESOURCE_GRAPH if cfg["ASSESSMENT_FROM_RESOURCE_GRAPH"] and periodic_assessment_on(vm) else ASSESS_PATCHES
 
 
 def _with_assignments(cfg: Settings, vms: list[Vm], subscriptions: tuple[str, ...], notes: list[str]) -> list[Vm]:

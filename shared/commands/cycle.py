@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     for state, n in data["states"].items():
         print(f"  {state:<24} {n}")
     print(f"  {'of which reboot pending':<24} {data['reboot_pending']} (assessed, not compliant until restarted)")
+    for path, n in data.get("paths", {}).items():  # resource-graph: Azure's own latest assessment, no ARM write
+        print(f"  {'assessed via ' + path:<24} {n}")
     if data["open_findings"]:
         print("Open findings:")
         print_table(

@@ -36,12 +36,19 @@ def build_deps(cfg: Settings, *, credential: Any = None, **policy_overrides: Any
     from shared.services.assessment import QUEUE_NAME, CyclePolicy, Deps
 
     store = CycleStore.from_settings(cfg)
+    arm = ArmAdapter.from_settings(cfg, credential)
+    graph = None
+    if cfg["ASSESSMENT_FROM_RESOURCE_GRAPH"]:
+        from shared.adapters.resource_graph import AssessmentGraph
+
+        graph = AssessmentGraph(arm)
     return Deps(
         store=store,
-        arm=ArmAdapter.from_settings(cfg, credential),
+        arm=arm,
         queue=StorageQueue(queue_target(cfg), QUEUE_NAME),
         policy=CyclePolicy.from_settings(cfg, **policy_overrides),
         placements=ScheduleCache(store.target, store.prefix),
+        assessment_graph=graph,
     )
 
 

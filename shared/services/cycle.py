@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.domain.assessment_graph import path_of
 from shared.domain.calendar import Cycle, cycle_at, cycle_for_month, format_utc
 from shared.domain.cycle_state import CycleRecord, Step, due
 from shared.domain.fleet import Vm
 from shared.services.assessment import Deps, FanOut, fan_out, sweep, utc_text, with_assignments
+from shared.services.assessment_rg import settle_from_graph
 from shared.services.ports import ConflictError, Row
 
 CYCLES = "cycles"
@@ -76,6 +78,8 @@ def _fan_out_round(deps: Deps, cycle: Cycle, row: Row, now: datetime, report: Ti
     """Discover the fleet and fan the row's round out; then mark the round fanned out."""
     round_ = int(row["Round"])
     vms = _discover(deps)
+    graph = settle_from_graph(deps, cycle, round_, vms, now)  # fresh periodic assessments: no assessPatches
+    report.notes.extend([graph.error] if graph.error else [])
     result = fan_out(deps, cycle.id, cycle.id, round_, vms, now=now)
     report.fan_outs.append(result)
     try:
@@ -238,6 +242,16 @@ def summary(deps: Deps, cycle_id: str) -> dict[str, Any]:
         "roster": len(rows),
         "states": dict(sorted(states.items())),
         "not_assessable": states.get("not-assessable", 0),
+        # how each machine of the round was assessed: its own latest assessment (Resource Graph) or assessPatches
+        "paths": dict(
+            sorted(
+                Counter(
+                    path_of(str(r.get("State")), str(r.get("Path") or ""))
+                    for r in rows
+                    if int(r.get("Round", -1)) == current and path_of(str(r.get("State")), str(r.get("Path") or ""))
+                ).items()
+            )
+        ),
         # assessed, nothing left to install, but a reboot pending: not compliant yet
         "reboot_pending": sum(1 for r in rows if int(r.get("Round", -1)) == current and _reboot_pending(r)),
         "findings": dict(sorted(Counter(f.kind for f in findings if f.state == "open").items())),

@@ -106,6 +106,9 @@ class Deps:
     #: The cached Update Manager assignments (static and dynamic scopes):
     #: ``scope_assignments() -> {machine id lower: [(configuration id, dynamic scope or "")]}``.
     placements: Any = None
+    #: Machines' own latest assessments (Resource Graph): an AssessmentGraphPort, or None to
+    #: assess every machine with assessPatches (ASSESSMENT_FROM_RESOURCE_GRAPH=false).
+    assessment_graph: Any = None
 
 
 # -- messages ------------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ def test_plan_fleet_lists_the_roster_and_expectations_without_writing(
         "arc": 0,
         "dynamically_scoped": 0,
         "configuration_findings": 0,
+        "resource_graph_when_fresh": 3,  # periodic assessment on: read from Resource Graph when fresh
     }
+    assert (names["vm00000"]["assessment_path"], names["vm00004"]["assessment_path"]) == ("resource-graph", "")
     assert names["vm00004"]["expectation"].startswith("not assessable: deallocated")
     assert names["vm00000"]["reboot_expected"] is False and names["vm00000"]["hotpatch"] is True
     assert names["classic"]["reboot_expected"] is True

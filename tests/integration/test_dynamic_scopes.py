@@ -74,8 +74,12 @@ def test_the_published_dynamic_scope_resolves_to_its_machines_and_their_window(
     placed = Placements(StorageTarget(connection_string=storage_connection), unique_prefix).assignments()
     assert sorted(placed[CFG.lower()]) == sorted([ids["in-vm"], ids["in-arc"], ids["in-both"]])
     # Resource Graph did the narrowing, page by page: the filter is in the query
-    queries = [json.loads(r.body) for r in sim.server.recorded("POST", "Microsoft.ResourceGraph")]
+    recorded = [json.loads(r.body) for r in sim.server.recorded("POST", "Microsoft.ResourceGraph")]
+    queries = [q for q in recorded if "tags['tag1']" in q["query"]]
     assert len(queries) == 2  # three machines, pages of two
+    # the rest of the refresh is one paged query each: assignments, configurations, SQL resources
+    assert len(recorded) == 5
+    assert not sim.server.recorded("GET", "configurationAssignments")
     query = queries[0]["query"]
     assert queries[0]["subscriptions"] == [SUB]
     assert "location in~ ('japaneast', 'uksouth')" in query
@@ -103,7 +107,12 @@ def test_all_tags_os_types_and_a_resource_group_scope_and_members_that_leave(
     assert (report.errors, report.scoped_machines) == ([], 1)
     assert set(cache.load([CFG]).vm_schedules) == {both.id.lower()}
     assert cache.scope_assignments()[both.id.lower()] == [(CFG, assignment)]
+    assert report.changed_resources == {both.id.lower()} and report.changed_configurations == {CFG.lower()}
+    unchanged = _refresh(sim, cache, NOW + timedelta(hours=13))
+    assert (unchanged.changed_resources, unchanged.changed_configurations) == (set(), set())
+    assert not unchanged.placements_written
     both.tags = {"tag1": "tag1Value1"}  # no longer carries both tags: it leaves the scope
-    report = _refresh(sim, cache, NOW + timedelta(hours=13))
+    report = _refresh(sim, cache, NOW + timedelta(hours=26))
     assert report.scoped_machines == 0
+    assert report.changed_resources == {both.id.lower()} and report.changed_configurations == set()
     assert cache.load([CFG]).vm_schedules == {}

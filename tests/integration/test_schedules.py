@@ -1,5 +1,6 @@
-"""Maintenance schedules read with the real azure-mgmt-maintenance and azure-mgmt-sql clients
-from a loopback ARM, cached on Azurite, and expanded into windows."""
+"""Maintenance schedules read with the real azure-mgmt-resourcegraph and azure-mgmt-maintenance
+clients from a loopback ARM (Resource Graph for assignments, configurations and SQL resources;
+ARM for public configurations and regions), cached on Azurite, and expanded into windows."""
 
 from __future__ import annotations
 
@@ -150,3 +151,74 @@ def test_sql_default_is_judged_in_every_region_from_azures_region_metadata(
     )
     assert (auck.time_zone, auck.start_utc.hour) == ("Pacific/Auckland", 5)  # 17:00 NZST = 05:00 UTC
     assert nowhere.lower() not in windows  # no such region: not judged against a guessed zone
+
+
+def test_a_refresh_writes_only_what_changed_and_says_what(
+    arm: ScheduleArm, storage_connection: str, unique_prefix: str
+) -> None:
+    writes: list[str] = []
+
+    def hook(response: object) -> None:
+        request = response.http_request  # type: ignore[attr-defined]
+        if request.method != "GET":
+            writes.append(f"{request.method} {request.url}")
+
+    reader = ScheduleReader(StaticTokenCredential(), arm.url)
+    target = StorageTarget(connection_string=storage_connection)
+    cache = ScheduleCache(target, unique_prefix, {"raw_response_hook": hook})
+    first = refresh_schedules(reader, cache, watched=[CFG], subscriptions=[SUB], now=NOW)
+    assert first.placements_written and CFG.lower() in first.changed_configurations
+    assert VM.lower() in first.changed_resources
+    assert len(writes) <= 4  # the table, the configurations (one transaction), the snapshot (one transaction)
+
+    writes.clear()
+    again = refresh_schedules(reader, cache, watched=[CFG], subscriptions=[SUB], now=NOW + timedelta(hours=13))
+    assert (again.changed_configurations, again.changed_resources, again.placements_written) == (set(), set(), False)
+    assert writes == []  # nothing changed, nothing written
+
+    # the configuration moves to Sunday: it, and the machine that follows it, changed
+    arm.routes.update_manager[CFG.lower()]["properties"]["maintenanceWindow"]["recurEvery"] = "Week Sunday"
+    moved = refresh_schedules(reader, cache, watched=[CFG], subscriptions=[SUB], now=NOW + timedelta(hours=26))
+    assert moved.changed_configurations == {CFG.lower()}
+    assert moved.changed_resources == {VM.lower()}
+    (watched,) = cache.load([CFG]).watched
+    assert watched.watched_since == NOW  # still watched since the first refresh
+    assert watched.schedule.windows_between(datetime(2026, 4, 18, tzinfo=UTC), datetime(2026, 4, 19, tzinfo=UTC)) == []
+
+    # a new database names a configuration: it is a changed resource; nothing else is
+    db = arm.routes.add_database(
+        SUB, "rg-data", "sql-east", "billing", location="eastus", configuration="SQL_EastUS_DB_1"
+    )
+    added = refresh_schedules(reader, cache, watched=[CFG], subscriptions=[SUB], now=NOW + timedelta(hours=39))
+    assert (added.changed_resources, added.changed_configurations) == ({db.lower()}, set())
+
+
+def test_a_snapshot_larger_than_one_transaction_is_stored_and_read_back_whole(
+    storage_connection: str, unique_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    monkeypatch.setattr("shared.adapters.schedules.TRANSACTION_BYTES", 500_000)  # 4 MiB, scaled to the test
+
+    from shared.adapters.schedules import PLACEMENTS, PlacementSnapshot
+    from shared.services.ports.schedules import Assignment
+
+    cache = ScheduleCache(StorageTarget(connection_string=storage_connection), unique_prefix)
+    # random names: next to incompressible, so the snapshot spans several rows and transactions
+    machines = [
+        f"/subscriptions/{SUB}/resourceGroups/rg-{i % 50}/providers/Microsoft.Compute/virtualMachines/{secrets.token_hex(24)}"
+        for i in range(40_000)
+    ]
+    big = PlacementSnapshot(
+        assignments=[Assignment(m, CFG) for m in machines], region_zones={"eastus": "America/New_York"}
+    )
+    assert cache.put_placements(big, NOW)
+    head = cache.table.get_entity(PLACEMENTS, "head")
+    assert head["Chunks"] >= 2  # rows of ~880 KB on the wire: one transaction each
+    assert cache.placements() == big or cache.placements().digest() == big.digest()  # type: ignore[union-attr]
+    assert not cache.put_placements(big, NOW)  # unchanged: not written again
+    small = PlacementSnapshot(assignments=[Assignment(VM, CFG)])
+    assert cache.put_placements(small, NOW)
+    assert cache.placements().digest() == small.digest()  # type: ignore[union-attr]
+    rows = list(cache.table.query_entities("PartitionKey eq @pk", parameters={"pk": PLACEMENTS}))
+    assert sorted(r["RowKey"] for r in rows) == ["chunk-0000", "head"]  # the longer snapshot's rows are gone

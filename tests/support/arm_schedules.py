@@ -193,6 +193,41 @@ class ScheduleRoutes:
         self.managed_instances.setdefault(subscription.lower(), []).append(body)
         return mi_id
 
+    # -- Resource Graph ----------------------------------------------------------------------
+
+    @staticmethod
+    def _graph_shape(body: dict[str, Any], subscription: str) -> dict[str, Any]:
+        """A resource as Resource Graph's tables show it: lower-case ``type``, with
+        ``subscriptionId`` and ``resourceGroup`` columns beside the ARM body."""
+        doc = dict(body)  # top-level keys are replaced below, nothing nested: a shallow copy will do
+        rid = str(doc.get("id") or "")
+        parts = rid.split("/")
+        group = parts[4].lower() if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
+        doc.update(type=str(doc.get("type") or "").lower(), subscriptionId=subscription, resourceGroup=group)
+        return doc
+
+    def graph_docs(self, table: str) -> list[dict[str, Any]]:
+        """What this state adds to a Resource Graph table: configuration assignments to
+        ``maintenanceresources``; maintenance configurations, SQL databases and managed
+        instances to ``resources``."""
+        with self._lock:
+            if table == "maintenanceresources":
+                return [self._graph_shape(b, sub) for sub, bodies in self.assignments.items() for b in bodies]
+            if table != "resources":
+                return []
+            docs = [self._graph_shape(b, str(b["id"]).split("/")[2]) for b in self.update_manager.values()]
+            for bodies in self.databases.values():
+                for b in bodies:
+                    doc = self._graph_shape(b, str(b["id"]).split("/")[2])
+                    doc["type"] = "microsoft.sql/servers/databases"
+                    docs.append(doc)
+            for sub, bodies in self.managed_instances.items():
+                for b in bodies:
+                    doc = self._graph_shape(b, sub)
+                    doc["type"] = "microsoft.sql/managedinstances"
+                    docs.append(doc)
+            return docs
+
     # -- answering -------------------------------------------------------------------------
 
     def route(self, request: Request) -> Response | None:
@@ -236,4 +271,11 @@ class ScheduleArm(LoopbackHttps):
         super().__init__(self._handle)
 
     def _handle(self, request: Request) -> Response:
+        if request.method == "POST" and request.path.lower() == "/providers/microsoft.resourcegraph/resources":
+            from tests.support.arm_server import graph_answer
+
+            self.routes.hits.append(request.path)
+            body = json.loads(request.get_data() or b"{}")
+            table = (body.get("query") or "").strip().split("|", 1)[0].strip().lower()
+            return graph_answer(self.routes.graph_docs(table), body, page_size=1000)
         return self.routes.route(request) or _error(404, "NotFound", f"no route for {request.method} {request.path}")

@@ -89,6 +89,12 @@ _SUB_IN_PATH = re.compile(r"^/subscriptions/([^/]+)", re.IGNORECASE)
 _APPLY_PATH = re.compile(r"/providers/microsoft\.maintenance/applyupdates/[^/]+$", re.IGNORECASE)
 
 
+#: availablePatchCountByClassification's keys (HybridCompute AvailablePatchCountByClassification)
+_COUNT_KEYS = {"Security": "security", "Critical": "critical", "Update Rollups": "updateRollup",
+               "Definition Updates": "definition", "Feature Packs": "featurePack", "Service Packs": "servicePack",
+               "Tools": "tools", "Updates": "updates"}  # fmt: skip
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -147,6 +153,10 @@ class SimVm:
     kind: str = "vm"  # vm (Azure VM) | arc (Arc-enabled server) | vmss (a scale set: no patch API served)
     assessment_mode: str = "AutomaticByPlatform"
     bypass_platform_safety_checks: bool | None = None  # automaticByPlatformSettings, when set
+    #: When the platform's own (periodic) assessment last finished, as Resource Graph's
+    #: ``patchassessmentresources`` shows it (its patches: ``patches``); None: no record there.
+    periodic_assessment_at: str | None = None
+    periodic_status: str = "Succeeded"
 
     @property
     def id(self) -> str:
@@ -339,6 +349,9 @@ class ArmSimulator:
         self.install_requests: list[dict[str, Any]] = []
         self.cancel_requests: list[str] = []
         self.schedules = ScheduleRoutes()  # maintenance configurations, assignments (dynamic scopes), SQL
+        self._graph_pages: dict[
+            tuple[str, tuple[str, ...]], list[dict[str, Any]]
+        ] = {}  # a query's result, for its later pages
         self.violations: list[str] = []  # requests for non-VM machines at Microsoft.Compute/virtualMachines
         self.server = _KeepAliveLoopback(self._handle)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request is noise
@@ -897,37 +910,118 @@ class ArmSimulator:
                 docs.append(doc)
         return docs
 
+    def _graph_assessment(self, vm: SimVm) -> list[dict[str, Any]]:
+        """A machine's latest periodic assessment as ``patchassessmentresources`` records
+        (MicrosoftDocs/azure-docs articles/update-manager/query-logs.md: a summary
+        ``<machine>/patchAssessmentResults/latest`` and one ``.../softwarePatches/<update>`` per
+        available update), their values those of the published assessPatches example, varied by
+        the VM's patches as :meth:`_assess_result` varies them."""
+        if vm.periodic_assessment_at is None or vm.kind == "vmss":
+            return []
+        machine_type = "microsoft.hybridcompute/machines" if vm.kind == "arc" else "microsoft.compute/virtualmachines"
+        example = self._fixture_assess["responses"]["200"]["body"]
+        counts: Counter[str] = Counter()
+        for p in vm.patches:
+            counts[_COUNT_KEYS.get(p.classification, "updates")] += 1
+        base = {"subscriptionId": vm.subscription_id, "resourceGroup": vm.resource_group.lower(),
+                "location": vm.location}  # fmt: skip
+        summary = {
+            **base,
+            "id": f"{vm.id}/patchAssessmentResults/latest",
+            "name": str(uuid.uuid5(uuid.NAMESPACE_URL, vm.id + vm.periodic_assessment_at)),
+            "type": f"{machine_type}/patchassessmentresults",
+            "properties": {
+                "status": vm.periodic_status,
+                "rebootPending": vm.reboot_pending,
+                "patchServiceUsed": "WU-WSUS" if vm.os_type == "Windows" else "APT",
+                "osType": vm.os_type,
+                "startDateTime": vm.periodic_assessment_at,
+                "lastModifiedDateTime": vm.periodic_assessment_at,
+                "startedBy": "Platform",
+                "errorDetails": example["error"],
+                "availablePatchCountByClassification": dict(counts),
+            },
+        }
+        docs = [summary]
+        for p in vm.patches:
+            available = p.as_available("")
+            docs.append(
+                {
+                    **base,
+                    "id": f"{vm.id}/patchAssessmentResults/latest/softwarePatches/{available['patchId']}",
+                    "name": available["patchId"],
+                    "type": f"{machine_type}/patchassessmentresults/softwarepatches",
+                    "properties": {
+                        "lastModifiedDateTime": vm.periodic_assessment_at,
+                        "publishedDateTime": available["publishedDate"],
+                        "classifications": available["classifications"],
+                        "rebootRequired": available["rebootBehavior"] != "NeverReboots",
+                        "rebootBehavior": available["rebootBehavior"],
+                        "patchName": available["name"],
+                        "kbId": available["kbId"],
+                        "version": available["version"],
+                    },
+                }
+            )
+        return docs
+
     # -- Resource Graph --------------------------------------------------------------------
 
     def _graph(self, body: dict[str, Any]) -> Response:
         query = body.get("query") or ""
-        options = body.get("options") or {}
-        subs = {s.lower() for s in body.get("subscriptions") or []}
         table = query.strip().split("|", 1)[0].strip().lower()
+        key = (query, tuple(sorted(s.lower() for s in body.get("subscriptions") or [])))
+        if (body.get("options") or {}).get("$skipToken") and key in self._graph_pages:
+            return graph_answer([], body, self.page_size, rows=self._graph_pages[key])  # the first page's result
         if table == "resources":
             docs = [self._graph_doc(vm) for vm in self.vms.values() if vm.exists]
         elif table == "maintenanceresources":
             docs = self._graph_runs()
+        elif table == "patchassessmentresources":
+            docs = [d for vm in self.vms.values() if vm.exists for d in self._graph_assessment(vm)]
         else:
             return self._error(400, "BadRequest", f"unknown table {table!r}")
+        rows: list[dict[str, Any]] = []
+        answer = graph_answer(docs + self.schedules.graph_docs(table), body, self.page_size, out_rows=rows)
+        self._graph_pages[key] = rows
+        return answer
+
+
+def graph_answer(
+    docs: list[dict[str, Any]],
+    body: dict[str, Any],
+    page_size: int,
+    *,
+    rows: list[dict[str, Any]] | None = None,
+    out_rows: list[dict[str, Any]] | None = None,
+) -> Response:
+    """A Resource Graph ``resources`` POST answered over ``docs``: the subscriptions filter, the
+    query (the KQL subset below), ``$top`` / ``$skipToken`` paging. ``rows``: the query's result
+    already evaluated (a later page of the same query); ``out_rows`` receives it."""
+    query = body.get("query") or ""
+    options = body.get("options") or {}
+    subs = {s.lower() for s in body.get("subscriptions") or []}
+    if rows is None:
         if subs:
-            docs = [d for d in docs if d["subscriptionId"].lower() in subs]
+            docs = [d for d in docs if str(d.get("subscriptionId") or "").lower() in subs]
         try:
             rows = run_kql(docs, query)
         except ValueError as exc:
-            return self._error(400, "InvalidQuery", str(exc))
-        offset = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
-        top = min(int(options.get("$top") or self.page_size), self.page_size, 1000)
-        page = rows[offset : offset + top]
-        out: dict[str, Any] = {
-            "totalRecords": len(rows),
-            "count": len(page),
-            "resultTruncated": "false",
-            "data": page if options.get("resultFormat", "objectArray") == "objectArray" else _table(page),
-        }
-        if offset + top < len(rows):
-            out["$skipToken"] = base64.b64encode(str(offset + top).encode()).decode()
-        return self._json(out)
+            return ArmSimulator._error(400, "InvalidQuery", str(exc))
+    if out_rows is not None:
+        out_rows[:] = rows
+    offset = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
+    top = min(int(options.get("$top") or page_size), page_size, 1000)
+    page = rows[offset : offset + top]
+    out: dict[str, Any] = {
+        "totalRecords": len(rows),
+        "count": len(page),
+        "resultTruncated": "false",
+        "data": page if options.get("resultFormat", "objectArray") == "objectArray" else _table(page),
+    }
+    if offset + top < len(rows):
+        out["$skipToken"] = base64.b64encode(str(offset + top).encode()).decode()
+    return ArmSimulator._json(out)
 
 
 # -- a tiny KQL evaluator for the query shapes the adapter emits ------------------------------

@@ -45,6 +45,7 @@ OMITTED = {
     "ALERTS_TOPIC_KEY": "the alerts topic has local (key) auth disabled; the app publishes with Entra ID",
     # Issue 12 stays out of infra/ (issue 11's lane): until main.bicep wires it, set it on the app by hand.
     "HOTPATCH_IMAGES": "optional override of the hotpatch document's image list; empty is the default",
+    "ASSESSMENT_FROM_RESOURCE_GRAPH": "on by default; set it on the app only to turn Resource Graph assessments off",
 }
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

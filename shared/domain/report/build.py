@@ -244,6 +244,7 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
                     tuple(sorted(alerts.get(rid, ()), key=lambda a: (a.opened, a.kind))),
                     tuple(r for r in all_runs if r_config[r.correlation_id] == rid),
                     sql_windows.get(rid, ()),
+                    assessment_path=vm.assessment_path if vm else "",
                 )
             )
         lanes.sort(key=lambda lane: (-lane.score, lane.name.lower(), lane.resource_id.lower()))

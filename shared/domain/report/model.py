@@ -86,6 +86,7 @@ class VmResult:
     install_state: str = ""  # remediation: "" | queued | ... | succeeded | failed
     install_reason: str = ""
     reboot_pending: bool = False  # the latest successful assessment says a reboot is pending
+    assessment_path: str = ""  # resource-graph (its own periodic assessment) | assessPatches | "" (not sent)
 
     @property
     def name(self) -> str:
@@ -310,6 +311,7 @@ class Lane:
     alerts: tuple[AlertMark, ...] = ()
     runs: tuple[RunMark, ...] = ()  # a maintenance configuration's own runs
     windows: tuple[tuple[datetime, datetime], ...] = ()  # a SQL resource's own maintenance windows (UTC)
+    assessment_path: str = ""  # a roster VM's: resource-graph | assessPatches | "" (VmResult.assessment_path)
 
     @property
     def name(self) -> str:
@@ -354,6 +356,7 @@ class Lane:
             "name": self.name,
             "standing": self.standing.value if self.standing else None,
             "standing_detail": self.standing_detail,
+            "assessment_path": self.assessment_path,
             "dips": [d.to_json() for d in self.dips],
             "annotations": [a.to_json() for a in self.annotations],
             "alerts": [a.to_json() for a in self.alerts],

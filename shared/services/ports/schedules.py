@@ -7,8 +7,10 @@ Implemented by :class:`shared.adapters.schedules.ScheduleCache` (Table Storage) 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -75,6 +77,28 @@ class ConfigurationWindow:
             scope=str(getattr(model, "maintenance_scope", "") or ""),
         )
 
+    @classmethod
+    def from_window(
+        cls, configuration_id: str, source: str, window: Mapping[str, Any], *, location: str = "", scope: str = ""
+    ) -> ConfigurationWindow:
+        """From a REST ``maintenanceWindow`` object (MaintenanceWindow in the Maintenance spec:
+        startDateTime, expirationDateTime, duration, timeZone, recurEvery)."""
+        w = {str(k).lower(): v for k, v in dict(window or {}).items()}
+        missing = [k for k in ("recurEvery", "startDateTime", "timeZone") if not w.get(k.lower())]
+        if missing:
+            raise ScheduleError(f"maintenance configuration {configuration_id} has no {', '.join(missing)}")
+        return cls(
+            configuration_id=configuration_id,
+            source=source,
+            recur_every=str(w["recurevery"]),
+            start_date_time=str(w["startdatetime"]),
+            duration=str(w.get("duration") or "01:30"),
+            time_zone=str(w["timezone"]),
+            expiration_date_time=str(w.get("expirationdatetime") or ""),
+            location=location,
+            scope=scope,
+        )
+
 
 @dataclass(frozen=True)
 class SqlResourceRef:
@@ -124,18 +148,87 @@ class CachedSchedules:
     problems: list[str] = field(default_factory=list)
 
 
+def _sql_row(r: SqlResourceRef) -> list[Any]:
+    fields = ("resource_id", "location", "configuration_id", "kind", "service_objective", "edition", "hardware")
+    return [*(getattr(r, f) for f in fields), r.instance_pool]
+
+
+@dataclass
+class PlacementSnapshot:
+    """Who follows which window, as one value: machine assignments (a dynamic scope's members
+    carry its assignment id in ``via``), the dynamic scopes themselves (their filters), the SQL
+    resources and every region's time zone. Cached as a whole (a few rows), rewritten only when
+    its digest changes."""
+
+    assignments: list[Assignment] = field(default_factory=list)
+    scopes: list[dict[str, Any]] = field(default_factory=list)  # DynamicScope.to_json()
+    sql_resources: list[SqlResourceRef] = field(default_factory=list)
+    region_zones: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """Canonical (sorted) so equal snapshots serialise, and digest, alike."""
+        return {
+            "v": 1,
+            "assignments": sorted(
+                {(a.resource_id, a.configuration_id, a.via) for a in self.assignments},
+                key=lambda t: (t[0].lower(), t[1].lower(), t[2].lower()),
+            ),
+            "scopes": sorted(self.scopes, key=lambda s: str(s.get("assignment", "")).lower()),
+            "sql": sorted(
+                (_sql_row(r) for r in {r.resource_id.lower(): r for r in self.sql_resources}.values()),
+                key=lambda t: str(t[0]).lower(),
+            ),
+            "regions": dict(sorted(self.region_zones.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlacementSnapshot:
+        return cls(
+            assignments=[Assignment(str(r), str(c), via=str(v)) for r, c, v in data.get("assignments") or ()],
+            scopes=[dict(s) for s in data.get("scopes") or ()],
+            sql_resources=[
+                SqlResourceRef(str(i), str(loc), str(c), str(k), str(so), str(ed), str(hw), bool(pool))
+                for i, loc, c, k, so, ed, hw, pool in data.get("sql") or ()
+            ],
+            region_zones={str(k): str(v) for k, v in dict(data.get("regions") or {}).items()},
+        )
+
+    def digest(self) -> str:
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def by_machine(self) -> dict[str, set[str]]:
+        """Machine id (lower-case) -> its configuration ids (lower-case)."""
+        out: dict[str, set[str]] = {}
+        for a in self.assignments:
+            out.setdefault(a.resource_id.lower(), set()).add(a.configuration_id.lower())
+        return out
+
+
+@dataclass
+class ConfigurationSync:
+    """What a refresh found of each configuration it wants: a window, or why there is none."""
+
+    windows: list[ConfigurationWindow] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # configuration id -> error
+    watched: set[str] = field(default_factory=set)  # lower-case ids
+
+
 class ScheduleSource(Protocol):
-    """Where schedules are read from (ARM)."""
+    """Where schedules are read from: Resource Graph for the estate (paged queries per
+    subscription set), ARM for the few things Resource Graph does not hold."""
 
     def configuration(self, configuration_id: str) -> ConfigurationWindow: ...
 
-    def assignments(self, subscription: str) -> list[Assignment]: ...
+    def configurations_in(self, subscriptions: Sequence[str]) -> list[ConfigurationWindow]: ...
+
+    def assignments_in(self, subscriptions: Sequence[str]) -> list[Assignment]: ...
+
+    def sql_resources_in(self, subscriptions: Sequence[str]) -> list[SqlResourceRef]: ...
 
     def scope_members(self, scope: DynamicScope) -> list[str]: ...
 
     def region_zones(self, subscription: str) -> dict[str, str]: ...
-
-    def sql_resources(self, subscription: str) -> list[SqlResourceRef]: ...
 
 
 class ScheduleStore(Protocol):
@@ -145,16 +238,8 @@ class ScheduleStore(Protocol):
 
     def load(self, watched_ids: Iterable[str]) -> CachedSchedules: ...
 
-    def put_configuration(self, window: ConfigurationWindow, now: datetime, *, watched: bool) -> None: ...
+    def placements(self) -> PlacementSnapshot | None: ...
 
-    def mark_watched(self, configuration_id: str, now: datetime) -> None: ...
+    def put_placements(self, snapshot: PlacementSnapshot, now: datetime) -> bool: ...
 
-    def put_error(self, configuration_id: str, error: str, now: datetime) -> None: ...
-
-    def put_sql_resources(self, refs: Iterable[SqlResourceRef], now: datetime) -> None: ...
-
-    def put_assignments(self, assignments: Iterable[Assignment], now: datetime) -> None: ...
-
-    def put_region_zones(self, zones: Mapping[str, str], now: datetime) -> None: ...
-
-    def prune_scope_members(self, via: str, keep: Iterable[str]) -> int: ...
+    def sync_configurations(self, sync: ConfigurationSync, now: datetime) -> set[str]: ...

@@ -83,7 +83,9 @@ class RequestCounter:
     only requests to that port (Azurite's table endpoint), so ARM traffic is not counted."""
 
     port: int | None = None
+    keep_urls: bool = False  # also keep every request's URL (tests: which partitions were read)
     requests: int = 0
+    urls: list[str] = field(default_factory=list)
     by_table: Counter[str] = field(default_factory=Counter)
     by_method: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -93,6 +95,7 @@ class RequestCounter:
             self.requests = 0
             self.by_table.clear()
             self.by_method.clear()
+            self.urls.clear()
 
     def _count(self, url: str, method: str) -> None:
         parts = urlsplit(url)
@@ -106,6 +109,8 @@ class RequestCounter:
             self.requests += 1
             self.by_table[name] += 1
             self.by_method[method] += 1
+            if self.keep_urls:
+                self.urls.append(url)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[RequestCounter]:

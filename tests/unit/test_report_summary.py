@@ -67,8 +67,8 @@ def test_the_bundled_month_reports_the_same_through_its_summaries_at_every_hour(
 
 
 def test_unread_stores_are_still_said_through_the_summaries() -> None:
-    for i in (inputs(vms=None), inputs(alerts=[]), inputs(vms=[])):
-        i = with_notes(replace(i, alerts=None) if i.vms is None else i)
+    for raw in (inputs(vms=None), inputs(alerts=[]), inputs(vms=[])):
+        i = with_notes(replace(raw, alerts=None) if raw.vms is None else raw)
         assert build_report(through_summaries(i)).to_json() == build_report(i).to_json()
 
 
@@ -97,10 +97,7 @@ KINDS = list(AlertKind)
 @st.composite
 def worlds(draw: st.DrawFn) -> ReportInputs:
     n = draw(st.integers(0, 14))
-    ids = [
-        vm_id(draw(st.sampled_from(GROUPS)), f"vm-{i:02d}", draw(st.sampled_from(SUBS)))
-        for i in range(n)
-    ]
+    ids = [vm_id(draw(st.sampled_from(GROUPS)), f"vm-{i:02d}", draw(st.sampled_from(SUBS))) for i in range(n)]
     ids = list(dict.fromkeys(ids))
     vms = [
         VmResult(
@@ -162,7 +159,9 @@ def worlds(draw: st.DrawFn) -> ReportInputs:
         health=health,
         notices=notices,
         vms=None if draw(st.integers(0, 9)) == 0 else vms,
-        alerts=None if draw(st.integers(0, 9)) == 0 else sorted(unique.values(), key=lambda a: (a.key.kind.value, a.key.alert_id)),
+        alerts=None
+        if draw(st.integers(0, 9)) == 0
+        else sorted(unique.values(), key=lambda a: (a.key.kind.value, a.key.alert_id)),
         run_machines=run_machines,
         assigned_machines=assigned,
         sql_resources=sorted(sql, key=lambda s: s.resource_id.lower()),

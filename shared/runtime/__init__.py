@@ -117,13 +117,12 @@ def report_from_store(
     from shared.domain.calendar import cycle_for_month
     from shared.services.report import summarised_report
 
-    probe = SummaryTable(target, prefix, PROBE_CLIENT_OPTIONS)
-    probe.read(str(month))  # one quick try first (and the cycle's summaries, if they are there)
+    stored = SummaryTable(target, prefix, PROBE_CLIENT_OPTIONS).read(str(month))  # one quick try, and the summaries
     sources = report_sources(target, prefix, eligibility)
     grace = timedelta(0) if overrun_grace is None else overrun_grace
-    return summarised_report(
-        sources, SummaryTable(target, prefix), cycle_for_month(month, policy), now, clock=utc_now(), overrun_grace=grace
-    )
+    cycle = cycle_for_month(month, policy)
+    table = SummaryTable(target, prefix)
+    return summarised_report(sources, table, cycle, now, clock=utc_now(), overrun_grace=grace, stored=stored)
 
 
 def report_sources(target: StorageTarget, prefix: str, eligibility: Any = None) -> Any:

@@ -255,12 +255,13 @@ def summarised_report(
     clock: datetime,
     overrun_grace: timedelta = timedelta(0),
     max_age: timedelta = SUMMARY_MAX_AGE,
+    stored: Mapping[str, StoredSummary] | None = None,
 ) -> ComplianceReport:
     """The report of ``cycle`` as of ``now`` from its stored summaries (one partition read);
     when they are missing, of another version or older than ``max_age`` by ``clock``, they
     are computed from the sources and stored first (a failed write is logged: the report is
-    drawn all the same)."""
-    stored = store.read(cycle.id)
+    drawn all the same). ``stored``: the cycle's summaries if the caller read them already."""
+    stored = store.read(cycle.id) if stored is None else stored
     head = stored.get(CYCLE_ROW)
     fresh = (
         head is not None

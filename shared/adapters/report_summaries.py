@@ -73,14 +73,19 @@ class SummaryTable:
     def _transient(self, what: str) -> contextlib.AbstractContextManager[None]:
         return transient_faults("report summaries", self.target, what)
 
-    def read(self, cycle_id: str) -> dict[str, StoredSummary]:
-        """Every summary of a cycle, by row name (``cycle``, ``g|…``): one partition query.
-        A summary whose rows are not all there (or do not decode) is left out: it is recomputed."""
+    def read(self, cycle_id: str, only: str | None = None) -> dict[str, StoredSummary]:
+        """Every summary of a cycle (``only``: just that one), by row name (``cycle``, ``g|…``):
+        one query. A summary whose rows are not all there (or do not decode) is left out: it
+        is recomputed."""
         from azure.core.exceptions import ResourceNotFoundError
 
+        query, params = "PartitionKey eq @pk", {"pk": cycle_id}
+        if only is not None:
+            query += " and RowKey ge @lo and RowKey lt @hi"
+            params.update(lo=f"{only}~", hi=f"{only}~:")  # ~000..~999 sort before "~:"
         with self._transient(f"read {self.table_name}"):
             try:
-                rows = list(self._table().query_entities("PartitionKey eq @pk", parameters={"pk": cycle_id}))
+                rows = list(self._table().query_entities(query, parameters=params))
             except ResourceNotFoundError:
                 return {}
         parts: dict[str, dict[int, Any]] = {}
@@ -107,6 +112,19 @@ class SummaryTable:
                 continue
             out[name] = StoredSummary(payload, stored_instant(head.get("ComputedAt")), int(head.get("Version") or 0))
         return out
+
+    def names(self, cycle_id: str) -> set[str]:
+        """The summaries a cycle has (their row names), without their content."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._transient(f"read {self.table_name}"):
+            try:
+                rows = self._table().query_entities(
+                    "PartitionKey eq @pk", parameters={"pk": cycle_id}, select=["RowKey"]
+                )
+                return {str(r["RowKey"]).rpartition("~")[0] for r in rows if str(r["RowKey"]).endswith("~000")}
+            except ResourceNotFoundError:
+                return set()
 
     def write(
         self, cycle_id: str, summaries: Mapping[str, Mapping[str, Any] | None], *, version: int, computed_at: datetime

@@ -195,7 +195,9 @@ log = logging.getLogger("patchwatch.report")
 class SummaryStore(Protocol):
     """The summaries table (:class:`shared.adapters.report_summaries.SummaryTable`)."""
 
-    def read(self, cycle_id: str) -> Mapping[str, StoredSummary]: ...
+    def read(self, cycle_id: str, only: str | None = None) -> Mapping[str, StoredSummary]: ...
+
+    def names(self, cycle_id: str) -> set[str]: ...
 
     def write(
         self, cycle_id: str, summaries: Mapping[str, Mapping[str, Any] | None], *, version: int, computed_at: datetime
@@ -218,7 +220,10 @@ def refresh_summaries(
     months) and, for named groups, only theirs. ``clock`` is the wall clock (the summaries'
     age); what is stored does not depend on it. Returns the slices written."""
     if previous is None:
-        previous = store.read(cycle.id)
+        previous = store.read(cycle.id, only=CYCLE_ROW)
+    existing = set(previous) if groups is None and len(previous) > 1 else set()
+    if groups is None and not existing:
+        existing = store.names(cycle.id)
     head = previous.get(CYCLE_ROW)
     known: dict[str, list[str]] = {}
     if head is not None and head.version == SUMMARY_VERSION:
@@ -238,10 +243,10 @@ def refresh_summaries(
     for key, g in sliced.items():
         rows[group_row(key)] = {**group_slice_to_json(g), "group": [key.subscription_id, key.resource_group]}
     if wanted is None:
-        stale = [name for name in previous if name != CYCLE_ROW and name not in rows]
-    else:
+        stale = [name for name in existing if name != CYCLE_ROW and name not in rows]
+    else:  # a named group with nothing left (deleting a row that is not there is a no-op)
         stale = [group_row(GroupKey(*w)) for w in wanted if GroupKey(*w) not in sliced]
-    rows.update({name: None for name in stale if name in previous})
+    rows.update({name: None for name in stale})
     store.write(cycle.id, rows, version=SUMMARY_VERSION, computed_at=clock)
     return cycle_slice, sliced
 

@@ -146,3 +146,26 @@ def test_old_cycles_cost_nothing_when_a_cycle_is_read(storage_connection: str, u
             again = summarised_report(sources, table, cycle, NOW, clock=CLOCK + timedelta(minutes=1))
         assert again.to_json() == expected
         assert counter.requests == 1 and f"PartitionKey eq '{cycle_id}'" in unquote(counter.urls[0])
+
+
+def test_a_full_refresh_drops_the_summary_of_a_group_that_holds_nothing_any_more(
+    storage_connection: str, unique_prefix: str
+) -> None:
+    _demo_month(storage_connection, unique_prefix)
+    target = resolve_target(storage_connection)
+    sources = report_sources(target, unique_prefix)
+    table = SummaryTable(target, unique_prefix)
+    expected = compliance_report(sources, OCTOBER, NOW, overrun_grace=GRACE).to_json()
+    summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK, overrun_grace=GRACE)
+    gone = vm_id("rg-gone", "vm-gone-01")
+    ghost = {"vms": [[gone, "failed", None, "HTTP 500", None, "", "", False]], "health": [], "alerts": [],
+             "sql": [], "assigned": {}, "group": [GroupKey.of(gone).subscription_id, "rg-gone"]}  # fmt: skip
+    table.write("2026-10", {"g|" + "|".join(ghost["group"]): ghost}, version=1, computed_at=CLOCK)
+    haunted = summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK + timedelta(minutes=1), overrun_grace=GRACE)
+    assert haunted.summary.failed == expected["summary"]["failed"] + 1  # the stored summaries are what is drawn
+
+    refresh_summaries(sources, table, OCTOBER, None, clock=CLOCK + timedelta(minutes=2))
+
+    assert "g|" + "|".join(ghost["group"]) not in table.names("2026-10")
+    fresh = summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK + timedelta(minutes=3), overrun_grace=GRACE)
+    assert fresh.to_json() == expected

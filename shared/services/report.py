@@ -111,7 +111,9 @@ def read_inputs(
     Raises :class:`~shared.domain.outcomes.StoreUnavailableError` when a store cannot be read."""
     runs = sources.outcomes.runs_between(cycle.release_utc, cycle.ends_utc)
     since = cycle.release_utc - MARGIN - HEALTH_LOOKBACK
-    if groups is None or any(not sub for sub, _ in groups):
+    if groups is not None and not groups:  # the cycle's own facts only
+        health = []
+    elif groups is None or any(not sub for sub, _ in groups):
         health = sources.outcomes.list_resource_health(since=since)
     else:
         prefixes = [
@@ -123,19 +125,24 @@ def read_inputs(
     vms: Sequence[VmResult] | None = None
     run_machines: dict[str, list[str]] = {}
     if sources.cycles is not None:
-        vms = sources.cycles.vm_results(cycle.id) if groups is None else sources.cycles.vm_results(cycle.id, groups)
+        if groups is None:
+            vms = sources.cycles.vm_results(cycle.id)
+        else:
+            vms = sources.cycles.vm_results(cycle.id, groups) if groups else []
         known = known_run_machines or {}
         run_machines = {r.run_key: list(known[r.run_key]) for r in runs if r.run_key in known}
         run_machines.update(sources.cycles.run_machines(r.correlation_id for r in runs if r.run_key not in known))
     alerts: Sequence[Alert] | None = None
     if sources.alerts is not None:
-        if indexed_alerts:
+        if groups is not None and not groups:
+            alerts = []
+        elif indexed_alerts:
             alerts = sources.alerts.cycle_alerts(cycle_periods(cycle), groups)
         else:
             alerts = sources.alerts.alerts()
     assignments: dict[str, list[str]] = {}
     sql: list[SqlResource] = []
-    if sources.placements is not None:
+    if sources.placements is not None and (groups is None or groups):
         assignments = sources.placements.assignments() if groups is None else sources.placements.assignments(groups)
         sql = sources.placements.sql_resources() if groups is None else sources.placements.sql_resources(groups)
     if groups is not None:

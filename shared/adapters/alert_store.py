@@ -372,7 +372,8 @@ class AlertStore:
     # ``{prefix}alertperiods``: PartitionKey = a month ``YYYY-MM`` (the cycle an alert names, the
     # month its run started, the month it opened: ``shared.domain.report.summary.alert_periods``),
     # RowKey = ``{subscription}|{resource group}|{kind}|{alert id}`` of the alert's resource. An
-    # alert's identity and opening never change, so it is indexed once, before it is inserted.
+    # alert's identity and opening never change, so it is indexed once, before it is inserted
+    # (one upsert per month, usually one).
 
     @property
     def index_name(self) -> str:
@@ -400,22 +401,24 @@ class AlertStore:
         ]
 
     def index_periods(self, alert: Alert) -> None:
-        """Index a new alert under its months; nothing while the index does not exist yet (the
-        first :meth:`cycle_alerts` builds it from the whole table)."""
-        from azure.core.exceptions import ResourceNotFoundError
+        """Index a new alert under its months (the table is made by the first one)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         table = self._index_table()
         for row in self._index_rows(alert):
             try:
                 table.upsert_entity(row)
             except ResourceNotFoundError:
-                return
+                with contextlib.suppress(ResourceExistsError):
+                    table.create_table()
+                table.upsert_entity(row)
 
     def cycle_alerts(self, periods: Iterable[str], groups: Iterable[tuple[str, str]] | None = None) -> list[Alert]:
         """The alerts indexed under ``periods`` (months), of the resource groups ``groups``
         ((subscription, resource group), lower-case; None: all), in the table's order: one
         range query per period and group, then the alerts themselves, by kind, 15 ids a query.
-        The first call on a store without the index builds it (every alert, once)."""
+        Alerts recorded before the index existed are indexed by the first call (every alert,
+        once; a marker row ``~``/``backfilled`` says it was done)."""
         from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         from shared.adapters.storage import table_client
@@ -430,13 +433,15 @@ class AlertStore:
                 if table_missing(exc):
                     return []  # no alert was ever recorded
             try:
-                index.create_table()
-                for entity in alerts.list_entities():  # the index is new: every alert so far, once
+                index.get_entity("~", "backfilled")
+            except ResourceNotFoundError:
+                with contextlib.suppress(ResourceExistsError):
+                    index.create_table()
+                for entity in alerts.list_entities():  # every alert so far, once
                     stored = self._decode(entity)
                     for row in self._index_rows(stored.alert) if stored is not None else ():
                         index.upsert_entity(row)
-            except ResourceExistsError:
-                pass
+                index.upsert_entity({"PartitionKey": "~", "RowKey": "backfilled"})
             self._index_ready = True
         wanted: dict[str, set[str]] = {}
         for period in sorted(set(periods)):

@@ -169,3 +169,22 @@ def test_a_full_refresh_drops_the_summary_of_a_group_that_holds_nothing_any_more
     assert "g|" + "|".join(ghost["group"]) not in table.names("2026-10")
     fresh = summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK + timedelta(minutes=3), overrun_grace=GRACE)
     assert fresh.to_json() == expected
+
+
+def test_alerts_recorded_before_the_period_index_existed_are_indexed_by_the_first_report(
+    storage_connection: str, unique_prefix: str
+) -> None:
+    _demo_month(storage_connection, unique_prefix)
+    target = resolve_target(storage_connection)
+    store = AlertStore(target, unique_prefix)
+    store._index_table().delete_table()  # as a store written before the index was added
+    sources = report_sources(target, unique_prefix)
+    expected = compliance_report(sources, OCTOBER, NOW, overrun_grace=GRACE).to_json()
+    assert expected["summary"]["alerts_by_kind"]
+
+    report = summarised_report(
+        sources, SummaryTable(target, unique_prefix), OCTOBER, NOW, clock=CLOCK, overrun_grace=GRACE
+    )
+
+    assert report.to_json() == expected
+    assert store.cycle_alerts(["2026-10", "2026-11"])  # the index is there now

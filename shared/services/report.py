@@ -297,7 +297,7 @@ def summarised_report(
             raise
         except Exception as exc:  # e.g. a reader's role without write access: draw from the sources
             log.warning("report summaries of %s could not be stored (%s); drawn from the sources", cycle.id, exc)
-            inputs = read_inputs(sources, cycle, now, overrun_grace=overrun_grace, indexed_alerts=True)
+            inputs = read_inputs(sources, cycle, now, overrun_grace=overrun_grace)  # reads only
             return build_report(inputs)
     return build_report(join_slices(cycle, now, cycle_slice, groups, overrun_grace=overrun_grace))
 

@@ -188,3 +188,30 @@ def test_alerts_recorded_before_the_period_index_existed_are_indexed_by_the_firs
 
     assert report.to_json() == expected
     assert store.cycle_alerts(["2026-10", "2026-11"])  # the index is there now
+
+
+class _ReadOnly(SummaryTable):
+    """The summaries table as a caller with a reader's role sees it: every write refused."""
+
+    def write(self, *args: object, **kwargs: object) -> int:
+        from azure.core.exceptions import HttpResponseError
+
+        error = HttpResponseError(message="This request is not authorized to perform this operation.")
+        error.status_code = 403
+        raise error
+
+
+def test_a_caller_that_may_not_write_gets_the_report_from_the_sources(
+    storage_connection: str, unique_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _demo_month(storage_connection, unique_prefix)
+    target = resolve_target(storage_connection)
+    sources = report_sources(target, unique_prefix)
+    expected = compliance_report(sources, OCTOBER, NOW, overrun_grace=GRACE).to_json()
+
+    report = summarised_report(
+        sources, _ReadOnly(target, unique_prefix), OCTOBER, NOW, clock=CLOCK, overrun_grace=GRACE
+    )
+
+    assert report.to_json() == expected
+    assert "could not be stored" in caplog.text

@@ -215,3 +215,24 @@ def test_a_caller_that_may_not_write_gets_the_report_from_the_sources(
 
     assert report.to_json() == expected
     assert "could not be stored" in caplog.text
+
+
+def test_a_group_refreshed_alone_reads_the_same_as_in_a_full_pass(storage_connection: str, unique_prefix: str) -> None:
+    target = resolve_target(storage_connection)
+    estate = build_estate(target, vms=150, now=NOW, prefix=unique_prefix, alerts=True)
+    assert estate.counts["alerts_opened"] and estate.counts["health_events"] and estate.counts["sql_resources"]
+    sources = report_sources(target, unique_prefix)
+    table = SummaryTable(target, unique_prefix)
+    refresh_summaries(sources, table, OCTOBER, None, clock=CLOCK)
+    full = {name: s.payload for name, s in table.read("2026-10").items()}
+    assert len([n for n in full if n.startswith("g|")]) == 3  # 150 VMs, 50 a resource group
+
+    for name in sorted(full):
+        if not name.startswith("g|"):
+            continue
+        group = "/".join(full[name]["group"])
+        table.write("2026-10", {name: None}, version=1, computed_at=CLOCK)  # gone, then refreshed alone
+        refresh_summaries(sources, table, OCTOBER, {group}, clock=CLOCK)
+        assert table.read("2026-10", only=name)[name].payload == full[name], group
+    expected = compliance_report(sources, OCTOBER, NOW).to_json()
+    assert summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK).to_json() == expected

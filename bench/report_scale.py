@@ -15,7 +15,8 @@ Then the cost of keeping the summaries fresh: a refresh of the cycle's own row
 
 Last line: ``{"bench": "report_scale", "vms": N, "report_s": ..., "requests": ...,
 "rss_mb": ..., ...}``. Target: ``report_s`` <= 5 at 10,000 VMs.
-``measure(vms)`` returns the same dict (bench/watchdog_scale.py uses it).
+``measure(vms)`` returns the same dict; ``measure_store(connection, prefix, cycle_id,
+sample_group=...)`` measures the steps on a store built elsewhere (bench/watchdog_scale.py).
 
     .venv/bin/python bench/report_scale.py --vms 10000
 """
@@ -105,6 +106,48 @@ def _run_step(connection: str, prefix: str, cycle: str, step: str, groups: str =
     return result
 
 
+def measure_store(
+    connection: str, prefix: str, cycle_id: str, *, sample_group: str, sources: bool = True, progress: Any = None
+) -> dict[str, Any]:
+    """The report's steps on an existing store (tables ``prefix*`` at ``connection``), each in a
+    fresh process: summaries computed (``first_*``), read (``report_s``, ``requests``,
+    ``rss_mb``), refreshed (the cycle's row; ``sample_group``, a ``{subscription}/{resource
+    group}``), and the report from the sources (``sources_*``, ``same``)."""
+    say = progress or (lambda _m: None)
+    first = _run_step(connection, prefix, cycle_id, "first")
+    say(f"first report (summaries computed): {first['seconds']:.2f} s, {first['requests']} requests")
+    again = _run_step(connection, prefix, cycle_id, "report")
+    say(f"report from summaries: {again['seconds']:.2f} s, {again['requests']} requests")
+    refresh_cycle = _run_step(connection, prefix, cycle_id, "refresh-cycle")
+    refresh_group = _run_step(connection, prefix, cycle_id, "refresh-group", sample_group)
+    base = _run_step(connection, prefix, cycle_id, "sources") if sources else None
+    if base is not None:
+        say(f"report from the sources: {base['seconds']:.2f} s, {base['requests']} requests")
+    result: dict[str, Any] = {
+        "report_s": round(again["seconds"], 3),
+        "report_wall_s": round(again["wall_s"], 3),
+        "requests": again["requests"],
+        "rss_mb": round(again["rss_mb"], 1),
+        "first_s": round(first["seconds"], 3),
+        "first_requests": first["requests"],
+        "first_rss_mb": round(first["rss_mb"], 1),
+        "refresh_cycle_s": round(refresh_cycle["seconds"], 3),
+        "refresh_cycle_requests": refresh_cycle["requests"],
+        "refresh_group_s": round(refresh_group["seconds"], 3),
+        "refresh_group_requests": refresh_group["requests"],
+        "alerts": again["report"]["summary"]["alerts_by_kind"],
+    }
+    if base is not None:
+        result.update(
+            sources_s=round(base["seconds"], 3),
+            sources_requests=base["requests"],
+            sources_rss_mb=round(base["rss_mb"], 1),
+            same=base["report"] == {k: v for k, v in again["report"].items() if k in base["report"]},
+            ratio_sources_summaries=round(base["seconds"] / again["seconds"], 1),
+        )
+    return result
+
+
 def measure(vms: int, *, sources: bool = True, months: int = 1, progress: Any = None) -> dict[str, Any]:
     """Build an estate of ``vms`` machines on a fresh Azurite and measure the report's steps."""
     from shared.adapters.azurite import running_azurite
@@ -117,44 +160,18 @@ def measure(vms: int, *, sources: bool = True, months: int = 1, progress: Any = 
         target = resolve_target(az.connection_string)
         estate = build_estate(target, vms=vms, months=months, now=NOW, prefix=PREFIX, alerts=True, progress=say)
         say(f"estate built in {estate.seconds:.1f} s ({estate.requests} requests)")
-        first = _run_step(az.connection_string, PREFIX, estate.cycle_id, "first")
-        say(f"first report (summaries computed): {first['seconds']:.2f} s, {first['requests']} requests")
-        again = _run_step(az.connection_string, PREFIX, estate.cycle_id, "report")
-        say(f"report from summaries: {again['seconds']:.2f} s, {again['requests']} requests")
         group = group_name(GroupKey.of(estate.sample_vm_ids[0]))
-        refresh_cycle = _run_step(az.connection_string, PREFIX, estate.cycle_id, "refresh-cycle")
-        refresh_group = _run_step(az.connection_string, PREFIX, estate.cycle_id, "refresh-group", group)
-        base = _run_step(az.connection_string, PREFIX, estate.cycle_id, "sources") if sources else None
-        if base is not None:
-            say(f"report from the sources: {base['seconds']:.2f} s, {base['requests']} requests")
-    result: dict[str, Any] = {
+        steps = measure_store(
+            az.connection_string, PREFIX, estate.cycle_id, sample_group=group, sources=sources, progress=say
+        )
+    return {
         "bench": "report_scale",
         "vms": vms,
         "months": months,
-        "report_s": round(again["seconds"], 3),
-        "report_wall_s": round(again["wall_s"], 3),
-        "requests": again["requests"],
-        "rss_mb": round(again["rss_mb"], 1),
-        "first_s": round(first["seconds"], 3),
-        "first_requests": first["requests"],
-        "first_rss_mb": round(first["rss_mb"], 1),
-        "refresh_cycle_s": round(refresh_cycle["seconds"], 3),
-        "refresh_cycle_requests": refresh_cycle["requests"],
-        "refresh_group_s": round(refresh_group["seconds"], 3),
-        "refresh_group_requests": refresh_group["requests"],
+        **steps,
         "groups": len(estate.resource_groups),
-        "alerts": again["report"]["summary"]["alerts_by_kind"],
         "build_s": round(estate.seconds, 1),
     }
-    if base is not None:
-        result.update(
-            sources_s=round(base["seconds"], 3),
-            sources_requests=base["requests"],
-            sources_rss_mb=round(base["rss_mb"], 1),
-            same=base["report"] == {k: v for k, v in again["report"].items() if k in base["report"]},
-            ratio_sources_summaries=round(base["seconds"] / again["seconds"], 1),
-        )
-    return result
 
 
 def main() -> None:

@@ -128,6 +128,12 @@ param watchdogSchedule string = '0 */15 * * * *'
 @description('REASSESS_EVERY_DAYS')
 param reassessEveryDays string = '3'
 
+@description('WATCHDOG_FULL')
+param watchdogFull string = 'false'
+
+@description('WATCHDOG_REBUILD_HOURS')
+param watchdogRebuildHours string = '24'
+
 @description('AZURE_CLOUD (empty: the cloud this deployment runs in)')
 param azureCloud string = ''
 
@@ -302,6 +308,8 @@ var appSettings = {
   CYCLE_SCHEDULE: cycleSchedule
   WATCHDOG_SCHEDULE: watchdogSchedule
   REASSESS_EVERY_DAYS: reassessEveryDays
+  WATCHDOG_FULL: watchdogFull
+  WATCHDOG_REBUILD_HOURS: watchdogRebuildHours
   AZURE_CLOUD: empty(azureCloud) ? deploymentCloud : azureCloud
   ARM_ENDPOINT: armEndpoint
   AUTHORITY_HOST: authorityHost

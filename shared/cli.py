@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from shared.config import ConfigError
 from shared.domain.outcomes import StoreUnavailableError
 
-COMMANDS = ("plan", "windows", "replay", "demo", "cycle", "report")
+COMMANDS = ("plan", "windows", "replay", "demo", "cycle", "report", "watchdog")
 
 
 def build_parser() -> argparse.ArgumentParser:

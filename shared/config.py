@@ -209,6 +209,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CYCLE_SCHEDULE", "0 5 * * * *", _ncrontab, "NCRONTAB (UTC) of the patch-cycle timer."),
     Setting("WATCHDOG_SCHEDULE", "0 */15 * * * *", _ncrontab, "NCRONTAB (UTC) of the watchdog timer."),
     Setting("REASSESS_EVERY_DAYS", "3", _int_range(1, 30), "Days between periodic re-assessments within a cycle."),
+    Setting(
+        "WATCHDOG_FULL",
+        "false",
+        _bool,
+        "Read every recorded fact on every watchdog run instead of what changed since the last one (the incremental fact base).",
+    ),
+    Setting(
+        "WATCHDOG_REBUILD_HOURS",
+        "24",
+        _int_range(1, 720),
+        "Hours after which the incremental watchdog rebuilds its fact base from the tables (a safety net).",
+    ),
     # clouds and endpoints
     Setting(
         "AZURE_CLOUD",

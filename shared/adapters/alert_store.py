@@ -304,6 +304,8 @@ class AlertStore:
         """
         changes: list[Change] = []
         for verdict in verdicts:
+            if known_open is not None and not verdict.firing and verdict.key not in known_open:
+                continue  # clear, and nothing open to resolve: nothing to write (the common case)
             try:
                 change = self._apply_one(_bounded(verdict), now, known_open)
             except UndecodableRowError as exc:  # quarantined; the other verdicts go on

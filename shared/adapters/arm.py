@@ -32,11 +32,11 @@ from azure.core.polling.base_polling import BadResponse, BadStatus, OperationFai
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
 from shared.adapters.retry import (
-    REMAINING_HEADERS,
     Pacer,
     RetrySettings,
     classify,
     default_pacer,
+    remaining_of,
     request_kind,
     sdk_retry_options,
     whole_operation,
@@ -84,14 +84,17 @@ class PacerPolicy(HTTPPolicy):
     def send(self, request: PipelineRequest) -> PipelineResponse:
         http = request.http_request
         kind, sub = request_kind(http.method, http.url)
-        self.pacer.acquire(sub, kind, self.max_block)
-        response = self.next.send(request)
+        seq = self.pacer.slot(sub, kind, self.max_block)
+        try:
+            response = self.next.send(request)
+        except BaseException:
+            self.pacer.abandon(sub, kind)
+            raise
         headers = response.http_response.headers
         status = response.http_response.status_code
-        remaining_text = headers.get(REMAINING_HEADERS[kind])
-        remaining = int(remaining_text) if remaining_text and remaining_text.isdigit() else None
+        remaining = remaining_of(kind, headers)
         retry_after = parse_retry_after(headers)
-        self.pacer.observe(sub, kind, remaining=remaining, status=status, retry_after=retry_after)
+        self.pacer.observe(sub, kind, remaining=remaining, status=status, retry_after=retry_after, seq=seq)
         if status == 429 and retry_after is not None and retry_after > self.max_block:
             from shared.services.ports import ThrottledError
 
@@ -467,6 +470,19 @@ class ArmAdapter:
         view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
         status = getattr(view, "patch_status", None)
         summary = getattr(status, "last_patch_installation_summary", None) if status is not None else None
+        return dict(summary.as_dict()) if summary is not None else {}
+
+    def latest_assessment(self, vm_id: str) -> dict[str, Any] | None:
+        """The instance view's ``patchStatus.availablePatchSummary`` (azure-mgmt-compute
+        ``VirtualMachinePatchStatus.available_patch_summary``, REST names via ``as_dict``).
+        An Arc-enabled server has no instance view and HybridCompute's Machine carries no
+        patch status (its assessment result exists only as the operation's answer), so None."""
+        kind, rid, vms = self._operations(vm_id)
+        if kind is not MachineKind.AZURE_VM:
+            return None
+        view = self._call(lambda: vms.instance_view(rid.resource_group, rid.name))
+        status = getattr(view, "patch_status", None)
+        summary = getattr(status, "available_patch_summary", None) if status is not None else None
         return dict(summary.as_dict()) if summary is not None else {}
 
     # -- maintenance runs ------------------------------------------------------------------------

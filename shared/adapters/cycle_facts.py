@@ -107,6 +107,23 @@ class CycleFacts:
                     out.append(vm_cycle_facts({"ResourceId": findings[0].resource_id}, cycle_id, findings))
         return out
 
+    def vm_fact(self, cycle_id: str, resource_id: str) -> VmCycleFacts | None:
+        """One VM's facts in one cycle (its row and open findings), as :meth:`vm_facts` makes
+        them; None when the cycle holds neither for it. Two point queries."""
+        from shared.domain.configuration import SCHEDULE_INEFFECTIVE
+        from shared.domain.fleet import vm_key
+        from shared.domain.hotpatch import FindingKind
+        from shared.services.ports import key
+
+        row = self.store.get("cyclevms", cycle_id, key(vm_key(resource_id)))
+        kinds = {k.value for k in FindingKind} | {SCHEDULE_INEFFECTIVE}
+        findings = [f for f in self.store.findings_for(cycle_id, resource_id, kinds) if f.state == "open"]
+        if row is not None and row.get("ResourceId"):
+            return vm_cycle_facts(row, cycle_id, findings)
+        if findings:
+            return vm_cycle_facts({"ResourceId": findings[0].resource_id}, cycle_id, findings)
+        return None
+
     def run_vms(self, correlation_id: str) -> list[str]:
         from shared.adapters.cycle_store import run_scope
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.change_feed import ChangeFeed, Mark
 from shared.adapters.storage import StorageTarget
 from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
@@ -59,6 +60,40 @@ def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# The VM-row columns the alert rules read (``shared/adapters/cycle_facts.vm_cycle_facts``):
+# a write that touches none of them does not change what the watchdog knows.
+FACT_COLUMNS = frozenset({"State", "FinishedUtc", "Result", "Reason", "IState", "IFinishedUtc", "IReason", "Vm"})
+_SETTLED = {"succeeded": "ok", "completed-with-warnings": "ok", "failed": "failed", "not-assessable": "not-assessable"}
+
+
+def change_marks(kind: str, entity: Mapping[str, Any], before: Mapping[str, Any] | None = None) -> list[Mark]:
+    """The change-feed marks a write of ``entity`` to table ``kind`` calls for (none when
+    it changes nothing the alert rules read). ``before``: the row an update merges into."""
+    pk, rk = str(entity.get("PartitionKey", "")), str(entity.get("RowKey", ""))
+    if kind == VMS:
+        if pk.startswith("run-"):
+            run = str(entity.get("RunId") or (before or {}).get("RunId") or "")
+            return [Mark("run", run.lower())] if run else [Mark("runscope", pk)]
+        rid = str(entity.get("ResourceId") or (before or {}).get("ResourceId") or "")
+        if not rid:
+            return []
+        if before is not None:
+            touched = FACT_COLUMNS & set(entity)
+            if not touched:
+                return []
+            if touched == {"State"}:
+                old, new = (_SETTLED.get(str(x.get("State") or ""), "pending") for x in (before, entity))
+                if old == new:
+                    return []
+        return [Mark("vm", pk, rid.lower())]
+    if kind == FINDINGS and entity.get("ResourceId"):
+        return [Mark("vm", pk, str(entity["ResourceId"]).lower())]
+    if kind == CYCLES and pk == "run":
+        run = str(entity.get("CorrelationId") or (before or {}).get("CorrelationId") or "")
+        return [Mark("run", run.lower())] if run else [Mark("runscope", rk)]
+    return []
+
+
 @dataclass
 class CycleStore:
     target: StorageTarget
@@ -66,9 +101,22 @@ class CycleStore:
     client_options: Mapping[str, Any] = field(default_factory=lambda: dict(CLIENT_OPTIONS))
     _tables: TableClients = field(init=False, repr=False, compare=False)
     _ensured: bool = field(default=False, init=False, repr=False)
+    _feed: ChangeFeed | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._tables = TableClients(self.target, self.client_options)
+
+    @property
+    def changes(self) -> ChangeFeed:
+        """The change feed the watchdog reads: every write of a fact the rules read is marked."""
+        if self._feed is None:
+            self._feed = ChangeFeed(self.target, self.prefix, self.client_options, tables=self._tables)
+        return self._feed
+
+    def _mark(self, kind: str, entities: Iterable[Mapping[str, Any]], before: Mapping[str, Any] | None = None) -> None:
+        marks = [m for e in entities for m in change_marks(kind, e, before)]
+        if marks:
+            self.changes.mark(marks)
 
     @classmethod
     def from_settings(cls, cfg: Settings | None = None) -> CycleStore:
@@ -123,6 +171,7 @@ class CycleStore:
                 meta = self._table(kind).create_entity(entity)
             except ResourceExistsError:
                 raise ConflictError(f"{entity['PartitionKey']}/{entity['RowKey']} exists") from None
+        self._mark(kind, [entity])
         return Row(dict(entity), meta["etag"])
 
     def update(self, kind: str, row: Row, changes: Mapping[str, Any]) -> Row:
@@ -143,6 +192,7 @@ class CycleStore:
                 if getattr(exc, "status_code", None) == 412:
                     raise ConflictError(f"{row['PartitionKey']}/{row['RowKey']} changed meanwhile") from None
                 raise
+        self._mark(kind, [entity], before=row.data)
         return Row({**row.data, **changes}, meta["etag"])
 
     def upsert(self, kind: str, entity: dict[str, Any]) -> None:
@@ -151,6 +201,7 @@ class CycleStore:
         self.ensure_tables()
         with self._transient(f"write {self.table_name(kind)}"):
             self._table(kind).upsert_entity(entity, mode=UpdateMode.MERGE)
+        self._mark(kind, [entity])
 
     def query(self, kind: str, filter_: str, parameters: dict[str, Any] | None = None) -> list[Row]:
         from azure.core.exceptions import ResourceNotFoundError
@@ -178,6 +229,7 @@ class CycleStore:
                 with self._transient(f"write {self.table_name(kind)}"):
                     self._table(kind).submit_transaction([("upsert", e, {"mode": UpdateMode.MERGE}) for e in chunk])
                 n += len(chunk)
+                self._mark(kind, chunk)
         return n
 
     # -- cycles ------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.change_feed import ChangeFeed, Mark
 from shared.adapters.storage import StorageTarget, app_storage_target, resolve_target, storage_suffix
 from shared.adapters.tables import TableClients, transient_faults
 from shared.config import Settings, settings
@@ -230,6 +231,15 @@ def id_keys(event: DomainEvent) -> FactKeys | None:
     return FactKeys(IDS, escape_key(event.event_type), escape_key(event.event_id))
 
 
+def change_mark(event: DomainEvent) -> Mark:
+    """The change-feed scope an event's fact belongs to."""
+    if isinstance(event, MaintenanceEvent):
+        return Mark("run", event.correlation_id.lower())
+    if isinstance(event, SqlMaintenanceNotice):
+        return Mark("notice", event.tracking_id.upper())
+    return Mark("health", event.resource_id.lower())
+
+
 def fact_keys(event: DomainEvent) -> FactKeys:
     """Where an event's fact lives: a function of the event alone (so a redelivery
     lands on the same row)."""
@@ -267,6 +277,7 @@ class TableOutcomeStore:
     client_options: Mapping[str, Any] = field(default_factory=lambda: dict(FUNCTION_CLIENT_OPTIONS))
     _tables: TableClients = field(init=False, repr=False, compare=False)
     _ensured: bool = field(default=False, init=False, repr=False, compare=False)
+    _feed: ChangeFeed | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,40}", self.prefix):
@@ -298,6 +309,7 @@ class TableOutcomeStore:
             with self._transient(f"create table {self.table_name(kind)}"), contextlib.suppress(ResourceExistsError):
                 self._table(kind).create_table()
         if kinds == EVENT_TABLES:
+            self.changes.ensure_table()
             self._ensured = True
 
     def _ensure_once(self) -> None:
@@ -342,9 +354,24 @@ class TableOutcomeStore:
 
     # -- write side ------------------------------------------------------------------
 
+    @property
+    def changes(self) -> ChangeFeed:
+        """The change feed the watchdog reads (``shared/adapters/change_feed.py``)."""
+        if self._feed is None:
+            self._feed = ChangeFeed(self.target, self.prefix, self.client_options, tables=self._tables)
+        return self._feed
+
     def record(self, event: DomainEvent, raw: str, received_at: datetime) -> bool:
         """Record an accepted event: True if new, False if it was already recorded.
-        Raises :class:`FactConflictError` when the same (type, id) was recorded with other content."""
+        Raises :class:`FactConflictError` when the same (type, id) was recorded with other content.
+
+        New or duplicate, the event's scope is then marked in the change feed (a crash
+        between the fact and its mark is healed by the redelivery)."""
+        new = self._record(event, raw, received_at)
+        self.changes.mark([change_mark(event)])
+        return new
+
+    def _record(self, event: DomainEvent, raw: str, received_at: datetime) -> bool:
         keys = fact_keys(event)
         record = event.to_record()
         digest = content_digest(record)
@@ -660,6 +687,7 @@ class TableOutcomeStore:
         return {kind: sorted(self._query(kind), key=lambda r: (r["PartitionKey"], r["RowKey"])) for kind in TABLES}
 
     def drop_tables(self) -> None:
+        self.changes.drop_table()
         """Delete this store's tables (tests and the demo's own prefix only)."""
         for kind in TABLES:
             with self._transient(f"delete table {self.table_name(kind)}"):

@@ -10,13 +10,23 @@ Three layers, each doing one thing, none repeating another:
    ARM's token buckets per subscription (reads 250 refilled 25/s, writes 200 refilled
    10/s, Resource Graph 15 per 5 s per user) from the documented sizes, corrects its
    estimate from the ``x-ms-ratelimit-remaining-subscription-reads|writes`` (and
-   ``x-ms-user-quota-remaining``) headers of every answer, blocks every caller while a
-   ``429``'s ``Retry-After`` runs, and backs its refill rate off on a 429 and recovers
-   it gradually (AIMD) when it is not alone on the bucket (another instance, another
-   tool, the portal). Requests are spaced so the
-   fleet's rate adapts to what ARM allows instead of bouncing off 429s. When a caller
-   would have to wait longer than it should hold a worker, it raises
-   :class:`~shared.services.ports.ThrottledError` so the queue message comes back later.
+   ``-global-``, ``x-ms-user-quota-remaining``) headers of every answer, blocks every
+   caller while a ``429``'s ``Retry-After`` runs, and backs its refill rate off on a 429
+   and recovers it gradually (AIMD). Requests are spaced so the fleet's rate adapts to
+   what ARM allows instead of bouncing off 429s. When a caller would have to wait longer
+   than it should hold a worker, it raises :class:`~shared.services.ports.ThrottledError`
+   so the queue message comes back later.
+
+   **Sharing the bucket with other instances.** ARM's bucket belongs to the subscription
+   and the principal, not to the process: every instance of the app (one managed
+   identity) and every thread spends the same tokens. The remaining-quota header is that
+   shared bucket's level, so the pacer learns from it what the others spend: over a
+   window, ``remaining_then + refill - my answers - remaining_now`` is what other
+   clients took. It spends only the refill the others leave (``rate - others``, never
+   below 1/20 of it) and only its share of a surplus it sees, so N instances settle on
+   about 1/N each without a storage request or any coordination, and recover the whole
+   budget as soon as the others stop. (Learned, not configured: a count of instances
+   would be wrong whenever the platform scales.)
 3. **tenacity** (:func:`whole_operation`) retries *whole operations* for the failures the
    pipeline does not retry: "another operation is in progress" conflicts (409), dropped
    connections on a POST, and resuming a poll. Exponential backoff with jitter and a cap,
@@ -59,11 +69,49 @@ DOCUMENTED_LIMITS: dict[str, tuple[float, float]] = {
     "writes": (200.0, 10.0),
     "graph": (15.0, 3.0),
 }
-REMAINING_HEADERS = {
-    "reads": "x-ms-ratelimit-remaining-subscription-reads",
-    "writes": "x-ms-ratelimit-remaining-subscription-writes",
-    "graph": "x-ms-user-quota-remaining",
+#: What ARM says is left, per bucket kind: the principal's own bucket first, then the
+#: subscription's global bucket (15x the principal's, shared by all principals), when ARM
+#: sends one. Names from "Understand how Azure Resource Manager throttles requests"
+#: (learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling:
+#: "Subscription limits apply per subscription, per service principal, and per operation
+#: type. There are also global subscription limits that are equivalent to 15 times the
+#: individual service principal limits"; limits are per region since the 2024 token-bucket
+#: migration, and every instance of one app runs in one region) and answers captured from
+#: ARM (``x-ms-ratelimit-remaining-subscription-writes: 199`` beside
+#: ``x-ms-ratelimit-remaining-subscription-global-writes: 2999``; reads 249 / 3749).
+#: Resource Graph's per-user quota: "Guidance for throttled requests" (Resource Graph docs).
+REMAINING_HEADERS: dict[str, tuple[str, ...]] = {
+    "reads": (
+        "x-ms-ratelimit-remaining-subscription-reads",
+        "x-ms-ratelimit-remaining-subscription-global-reads",
+    ),
+    "writes": (
+        "x-ms-ratelimit-remaining-subscription-writes",
+        "x-ms-ratelimit-remaining-subscription-global-writes",
+    ),
+    "graph": ("x-ms-user-quota-remaining",),
 }
+#: The global bucket is this many times the principal's (same source).
+GLOBAL_FACTOR = 15.0
+#: How long the pacer watches the shared bucket before it updates what the others spend,
+#: and how much one window moves the estimate (an exponential average).
+LEARN_WINDOW = 1.0
+LEARN_GAIN = 0.3
+
+
+def remaining_of(kind: str, headers: Mapping[str, str]) -> int | None:
+    """The tokens left that bind this client: the principal's bucket, or the global one
+    scaled to it when that is tighter (another principal is spending the subscription)."""
+    names = REMAINING_HEADERS.get(kind, ())
+    values = []
+    for i, name in enumerate(names):
+        text = headers.get(name)
+        if text is not None and text.strip().isdigit():
+            value = int(text.strip())
+            values.append(int(value / GLOBAL_FACTOR) if i else value)
+    return min(values) if values else None
+
+
 _SUB = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
 
 
@@ -87,13 +135,48 @@ class _Bucket:
     blocked_until: float = 0.0
     unsent: int = 0  # reserved by callers that are still waiting for their slot
     sent: int = 0  # requests sent so far
+    in_flight: int = 0  # sent, not answered yet
+    newest: int = 0  # the number of the newest request answered
+    others: float = 0.0  # what other clients of the same ARM bucket spend, per second (learned)
+    answered: int = 0  # own answers that spent a token (not 429s)
+    anchor: tuple[float, int, int] | None = None  # (when, remaining, answered) at the window's start
+    samples: int = 0  # windows measured
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def share(self) -> float:
+        """The refill this client may spend: AIMD's rate, less what the others were seen to take."""
+        return max(self.prior_rate / 20, min(self.rate, self.prior_rate - max(0.0, self.others)))
 
     def refill(self, now: float) -> None:
         if self.updated is None:
             self.level, self.updated = self.capacity, now
-        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.share)
         self.updated = now
+
+    def learn(self, now: float, remaining: int) -> None:
+        """What the others spent since the window began: the bucket's refill, less its fall,
+        less this client's own answers. Only while the bucket cannot have been full (a full
+        bucket drops its refill, and then nobody is short anyway: the estimate fades)."""
+        if self.anchor is None:
+            self.anchor = (now, remaining, self.answered)
+            return
+        then, remaining_then, answered_then = self.anchor
+        elapsed = now - then
+        if elapsed < LEARN_WINDOW:
+            return
+        refill = self.prior_rate * elapsed
+        if remaining_then + refill < self.capacity - 1:
+            taken = remaining_then + refill - (self.answered - answered_then) - remaining
+            self.samples += 1  # a plain mean at first (nothing to keep yet), then the moving average
+            gain = max(LEARN_GAIN, 1 / self.samples)
+            # unclipped: ARM's whole-token figures make each sample +-1 token off, and a sample
+            # clipped at 0 would bias a lone instance's estimate upwards (and slow it down)
+            self.others += gain * (taken / elapsed - self.others)
+        else:
+            self.others *= 1 - LEARN_GAIN
+        self.others = max(-self.prior_rate, min(self.others, self.prior_rate))
+        self.anchor = (now, remaining, self.answered)
 
 
 @dataclass(frozen=True)
@@ -142,6 +225,13 @@ class Pacer:
     def acquire(self, sub: str, kind: str, max_wait: float | None = None) -> float:
         """Wait for this request's slot (returns the seconds waited); raise
         :class:`ThrottledError` rather than wait longer than ``max_wait``."""
+        return self._acquire(sub, kind, max_wait)[0]
+
+    def slot(self, sub: str, kind: str, max_wait: float | None = None) -> int:
+        """:meth:`acquire`, returning the request's number (for :meth:`observe`'s ``seq``)."""
+        return self._acquire(sub, kind, max_wait)[1]
+
+    def _acquire(self, sub: str, kind: str, max_wait: float | None) -> tuple[float, int]:
         limit = self.max_wait if max_wait is None else max_wait
         b = self._bucket(sub, kind)
         with b.lock:
@@ -164,7 +254,14 @@ class Pacer:
             b.unsent -= 1
             b.level -= 1
             b.sent += 1
-        return wait
+            b.in_flight += 1
+            return wait, b.sent
+
+    def abandon(self, sub: str, kind: str) -> None:
+        """A request that got no answer (a dropped connection): no longer in flight."""
+        b = self._bucket(sub, kind)
+        with b.lock:
+            b.in_flight = max(0, b.in_flight - 1)
 
     def observe(
         self,
@@ -174,35 +271,49 @@ class Pacer:
         remaining: int | None,
         status: int,
         retry_after: float | None = None,
+        seq: int | None = None,
     ) -> None:
         """What ARM answered: the remaining quota, or a 429 and its Retry-After.
 
-        The estimate is only ever *lowered* to what ARM reports (answers arrive out of
-        order under concurrency; a low figure is evidence, a high one may be stale), and
-        the refill rate backs off multiplicatively on a 429 and recovers additively
-        towards the documented rate while ARM stops objecting (AIMD, as TCP does): with
-        other consumers on the same bucket the process settles on its share.
+        The estimate is lowered to what ARM reports, and raised to it only from the answer
+        to this client's newest request (``seq``, from :meth:`slot`) with nothing else in
+        flight (answers arrive out of order under concurrency; a high figure from an older
+        request is stale). What the others spend
+        is learned from the same figures (:meth:`_Bucket.learn`), and of a surplus above
+        the reserve this client counts only its share (the others see the same surplus).
+        The refill rate backs off multiplicatively on a 429 and recovers additively
+        towards the documented rate while ARM stops objecting (AIMD, as TCP does).
         """
         b = self._bucket(sub, kind)
         with b.lock:
             now = self._clock()
             b.refill(now)
+            b.in_flight = max(0, b.in_flight - 1)
+            newest = seq is not None and seq > b.newest
+            if newest:
+                b.newest = seq  # type: ignore[assignment]
             if status == 429:
                 with self._lock:
                     self._throttled += 1
                 b.blocked_until = max(b.blocked_until, now + (retry_after or 1.0))
                 b.level = min(b.level, 0.0)
                 b.rate = max(b.prior_rate / 20, b.rate * 0.7)
+                b.anchor = None  # a 429 spent no token: start a new window
                 return
             if b.rate < b.prior_rate:
                 b.rate = min(b.prior_rate, b.rate + b.prior_rate * 0.01)
+            b.answered += 1
             if remaining is None:
                 return
             if remaining + 1 > b.capacity:  # a bigger bucket than documented
                 b.capacity = float(remaining + 1)
+            b.learn(now, remaining)
             # ARM reports whole tokens (what is left, rounded down): only a clear gap is news
-            if b.level > remaining + 1.5:
-                b.level = remaining + 0.5
+            seen = remaining + 0.5
+            if seen > b.reserve:
+                seen = b.reserve + (seen - b.reserve) * b.share / b.prior_rate
+            if b.level > seen + 1 or (newest and b.in_flight == 0 and seen > b.level + 1):
+                b.level = seen
 
     def budget(self, sub: str, kind: str) -> tuple[float, float]:
         """(requests that may go now, refill per second): what callers can plan with."""
@@ -212,7 +323,7 @@ class Pacer:
             free = b.level - b.reserve - b.unsent
             if self._clock() < b.blocked_until:
                 free = 0.0
-            return max(0.0, free), b.rate
+            return max(0.0, free), b.share
 
     def stats(self) -> PacerStats:
         with self._lock:

@@ -288,3 +288,40 @@ def parse_installation_summary(summary: Mapping[str, Any]) -> InstallResult | No
     if not summary or not _get(summary, "status"):
         return None
     return _install_result(summary, str(_get(summary, "status")), started_key="startTime")
+
+
+@dataclass(frozen=True)
+class LatestAssessment:
+    """A machine's latest assessment as ARM shows it outside the operation (an Azure VM's
+    instance view ``patchStatus.availablePatchSummary``): when it began, whether it still
+    runs, and its outcome as an ``assessPatches`` result body (counts only: the instance view
+    carries no patch list)."""
+
+    started_utc: datetime | None
+    running: bool
+    body: dict[str, Any]
+
+
+def parse_available_patch_summary(summary: Mapping[str, Any]) -> LatestAssessment | None:
+    """The instance view's ``AvailablePatchSummary``: ``status`` (``InProgress`` until the
+    operation completes, then ``Unknown``, ``Failed``, ``Succeeded`` or
+    ``CompletedWithWarnings``), ``assessmentActivityId``, ``rebootPending``,
+    ``criticalAndSecurityPatchCount``, ``otherPatchCount``, ``startTime``,
+    ``lastModifiedTime``, ``error`` (azure-rest-api-specs, Microsoft.Compute
+    ``VirtualMachinePatchStatus.availablePatchSummary``, "the available patch summary of the
+    latest assessment operation for the virtual machine"; the VirtualMachine_Get_InstanceView
+    example). None when ARM shows no assessment."""
+    if not isinstance(summary, Mapping) or not _get(summary, "status"):
+        return None
+    status = str(_get(summary, "status"))
+    body = {
+        "status": status,
+        "assessmentActivityId": _get(summary, "assessmentActivityId", "") or "",
+        "rebootPending": bool(_get(summary, "rebootPending", False)),
+        "criticalAndSecurityPatchCount": _int(_get(summary, "criticalAndSecurityPatchCount")),
+        "otherPatchCount": _int(_get(summary, "otherPatchCount")),
+        "startDateTime": _get(summary, "startTime"),
+        "error": _get(summary, "error"),
+        "availablePatches": [],
+    }
+    return LatestAssessment(parse_instant(_get(summary, "startTime")), status.lower() == "inprogress", body)

@@ -71,8 +71,16 @@ def alerting_from_settings(cfg: Settings, *, live: bool = True, publisher: Any =
         "cycles": cycle_reader(cfg),
         "watched": tuple(cfg["WATCHED_MAINTENANCE_CONFIGURATIONS"]),
         "subscriptions": tuple(cfg["TARGET_SUBSCRIPTION_IDS"]),
+        "full": cfg["WATCHDOG_FULL"],
+        "rebuild_every": timedelta(hours=cfg["WATCHDOG_REBUILD_HOURS"]),
     }
     deps.update(overrides)
+    if deps.get("cycles") is not None and hasattr(deps["outcomes"], "changes"):
+        from shared.adapters.factbase_store import FactBaseStore
+
+        store = deps["outcomes"]
+        deps.setdefault("changes", store.changes)
+        deps.setdefault("factbase", FactBaseStore(store.target, store.prefix, store.client_options))
     return Alerting(**deps)
 
 

@@ -20,6 +20,16 @@ between the write and the send — sends the expected message again. A start mes
 claims its VM by its queue message id. Whatever still goes quiet is re-enqueued by the
 timer's sweep.
 
+A start that survives a lost row update: the claim (``queued -> starting``) records the
+instant of the attempt (``Attempt``, with the round) before ``assessPatches`` is posted.
+If the row update that follows an accepted POST is lost (a connection reset), the
+redelivered start finds the row still ``starting`` with an earlier attempt, and asks ARM
+first: an Azure VM's instance view shows its latest assessment
+(``patchStatus.availablePatchSummary``); one that began after the attempt is the one ARM
+accepted, and is adopted (followed in the instance view while ``InProgress``, recorded
+when done) instead of being started again. Only a start with an earlier attempt on its
+row pays that read; the first start of a round posts at once.
+
 Failures: throttling defers the message (not an attempt); transient errors come back
 with backoff up to ``QueuePolicy.attempts`` times, then the VM is failed with the last
 reason; permanent errors (400/403/404) fail the VM at once with their reason; a
@@ -36,10 +46,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain.assessment import VmState, parse_assessment, parse_install, parse_installation_summary
+from shared.domain.assessment import (
+    VmState,
+    parse_assessment,
+    parse_available_patch_summary,
+    parse_install,
+    parse_installation_summary,
+)
 from shared.domain.calendar import Cycle
 from shared.domain.configuration import CONFIGURATION_KINDS, configuration_findings, reconcile_configuration
 from shared.domain.cycle_state import InstallPlan, install_plan
@@ -97,8 +113,17 @@ def _fields(op: str) -> dict[str, str]:
             "StartedUtc",
             "FinishedUtc",
             "Result",
+            "Attempt",
         )
     }
+
+
+#: The poll token of an assessment adopted from the instance view (it has no operation token).
+ADOPTED = "instance-view"
+#: ARM's clock and ours may differ a little: an assessment that began this much before the
+#: recorded attempt still counts as the attempt's.
+ADOPT_SKEW_SECONDS = 60.0
+ADOPTED_POLL_SECONDS = 15.0
 
 
 # -- fan-out ----------------------------------------------------------------------------------------
@@ -307,18 +332,29 @@ def handle_message(deps: Deps, raw: bytes | str, *, message_id: str, now: dateti
     try:
         if not msg.token:
             me = f"start:{message_id}"
+            earlier = _attempted(row.get(f["Attempt"]), msg.round)
             if state == VmState.QUEUED.value:
+                attempt = f"{msg.round}@{utc_text(now)}" if earlier is None else row.get(f["Attempt"])
                 row = deps.store.update(
                     VMS,
                     row,
-                    {f["State"]: VmState.STARTING.value, f["Claim"]: message_id, "UpdatedUtc": utc_text(now)},
+                    {
+                        f["State"]: VmState.STARTING.value,
+                        f["Claim"]: message_id,
+                        f["Attempt"]: attempt,
+                        "UpdatedUtc": utc_text(now),
+                    },
                 )
             elif state == VmState.STARTING.value and row.get(f["Claim"]) == message_id:
-                pass  # our own earlier delivery died mid-way: start again
+                pass  # our own earlier delivery died mid-way: ARM may have accepted its start
             elif state == VmState.RUNNING.value and row.get(f["Prev"]) == me:
                 return _resend(deps, msg, row)  # died between handing over and sending
             else:
                 return Handled("dropped", f"duplicate start (state {state or 'none'})")
+            if earlier is not None and msg.op == ASSESS:
+                adopted = _adopt(deps, msg, row, earlier, now=now, me=me)
+                if adopted is not None:
+                    return adopted
             return _start(deps, msg, row, now, me)
         if state == VmState.RUNNING.value and msg.nonce and msg.nonce == row.get(f["Expect"]):
             return _poll(deps, msg, row, now)
@@ -327,6 +363,49 @@ def handle_message(deps: Deps, raw: bytes | str, *, message_id: str, now: dateti
         return Handled("dropped", f"not the expected message (state {state or 'none'})")
     except ConflictError as exc:
         return Handled("dropped", f"lost a race: {exc}")
+
+
+def _attempted(value: Any, round_: int) -> datetime | None:
+    """The instant of an earlier start attempt in this round (``"{round}@{utc}"``), if any."""
+    text = str(value or "")
+    head, sep, when = text.partition("@")
+    if not sep or head != str(round_):
+        return None
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _adopt(deps: Deps, msg: Message, row: Row, attempted: datetime, *, now: datetime, me: str) -> Handled | None:
+    """Adopt the assessment ARM accepted for an earlier attempt whose row update was lost;
+    None when ARM shows none that began after the attempt (then it is started)."""
+    try:
+        summary = deps.arm.latest_assessment(msg.vm)
+    except ArmError as exc:
+        return _failure(deps, msg, row, exc, now, starting=True, me=me)
+    latest = parse_available_patch_summary(summary) if summary else None
+    if latest is None or latest.started_utc is None:
+        return None
+    if latest.started_utc < attempted - timedelta(seconds=ADOPT_SKEW_SECONDS):
+        return None
+    f = _fields(msg.op)
+    extra = {f["StartedUtc"]: utc_text(now), f["Token"]: ADOPTED}
+    if latest.running:
+        delay = deps.policy.queue.delay(0, ADOPTED_POLL_SECONDS)
+        return _handover(deps, msg, row, ADOPTED, delay, now=now, me=me, extra=extra, outcome="adopted")
+    return _complete(deps, msg, row, LroStep(True, ADOPTED, 0.0, latest.body), now, extra=extra)
+
+
+def _look_again(deps: Deps, msg: Message) -> LroStep:
+    """One look at an adopted assessment, in the instance view (it has no operation to poll)."""
+    summary = deps.arm.latest_assessment(msg.vm)
+    latest = parse_available_patch_summary(summary) if summary else None
+    if latest is None:  # bounded by the queue's attempts, then failed with this reason
+        raise TransientError("the instance view no longer shows the adopted assessment")
+    if latest.running:
+        return LroStep(False, ADOPTED, deps.policy.queue.delay(0, ADOPTED_POLL_SECONDS))
+    return LroStep(True, ADOPTED, 0.0, latest.body)
 
 
 def _resend(deps: Deps, msg: Message, row: Row) -> Handled:
@@ -401,7 +480,9 @@ def _handover(
 
 def _poll(deps: Deps, msg: Message, row: Row, now: datetime) -> Handled:
     try:
-        if msg.op == ASSESS:
+        if msg.op == ASSESS and msg.token == ADOPTED:
+            step = _look_again(deps, msg)
+        elif msg.op == ASSESS:
             step = deps.arm.resume_assessment(msg.vm, msg.token)
         else:
             step = deps.arm.resume_install(msg.vm, msg.token)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.domain.alerts import (
@@ -44,13 +46,17 @@ from shared.domain.alerts import (
 )
 from shared.domain.calendar import cycle_at
 from shared.domain.events import MaintenanceResult, run_result
+from shared.domain.factbase import FactBase, StoredRun, months_between, select, watched_cycles
 from shared.domain.fleet import MachineKind, machine_kind
 from shared.domain.outcomes import notice_resources
+from shared.services.ports import run_scope
 from shared.services.ports.alerting import (
     AlertPublisher,
     AlertStorePort,
     Change,
+    ChangeFeedPort,
     CycleReader,
+    FactBasePort,
     HeartbeatReader,
     OutcomeReader,
 )
@@ -76,6 +82,10 @@ class Alerting:
     cycles: CycleReader | None = None
     watched: tuple[str, ...] = ()  # WATCHED_MAINTENANCE_CONFIGURATIONS
     subscriptions: tuple[str, ...] = ()  # TARGET_SUBSCRIPTION_IDS
+    factbase: FactBasePort | None = None  # the incremental watchdog's facts between runs
+    changes: ChangeFeedPort | None = None  # what changed since the last run
+    full: bool = False  # WATCHDOG_FULL: read everything on every run
+    rebuild_every: timedelta = timedelta(hours=24)  # WATCHDOG_REBUILD_HOURS
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
 
 
@@ -87,6 +97,7 @@ class WatchdogReport:
     published: int = 0
     publish_failures: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    facts: FactBaseRun | None = None
 
     def record(self, changes: Iterable[Change]) -> None:
         for c in changes:
@@ -103,6 +114,7 @@ class WatchdogReport:
             "published": self.published,
             "publish_failures": self.publish_failures,
             "problems": self.problems,
+            **({"facts": self.facts.to_json()} if self.facts is not None else {}),
         }
 
 
@@ -178,10 +190,11 @@ def _schedules(deps: Alerting, now: datetime, report: WatchdogReport, also: Iter
     return cached
 
 
-def _run_vms(deps: Alerting, runs: Iterable[Any]) -> dict[str, list[str]]:
-    if deps.cycles is None:
-        return {}
-    return {r.correlation_id.lower(): deps.cycles.run_vms(r.correlation_id) for r in runs if r.post_seen}
+def _stored_run(deps: Alerting, run: Any) -> StoredRun:
+    """A recorded run as the fact base keeps it: its VMs (once the post event is in) and
+    whether this app's gate cancelled it, read where they can change a verdict."""
+    vms = deps.cycles.run_vms(run.correlation_id) if deps.cycles is not None and run.post_seen else []
+    return StoredRun(run.run_start, run.month, run_facts(run, vms, gate_cancelled=_gated(deps, run)))
 
 
 def _gated(deps: Alerting, run: Any) -> bool:
@@ -195,33 +208,155 @@ def _gated(deps: Alerting, run: Any) -> bool:
 
 
 def _run_facts(deps: Alerting, runs: Sequence[Any]) -> tuple[RunFacts, ...]:
-    vms_of = _run_vms(deps, runs)
-    return tuple(run_facts(r, vms_of.get(r.correlation_id.lower(), ()), gate_cancelled=_gated(deps, r)) for r in runs)
+    return tuple(_stored_run(deps, r).facts for r in runs)
 
 
-def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogReport) -> Facts:
-    """Every recorded fact of the look-back period, as rule inputs."""
-    since = now - policy.lookback
-    outcome_runs = deps.outcomes.runs_between(since - timedelta(days=1), now + timedelta(days=1))
-    cached = _schedules(deps, now, report, also={r.configuration_id for r in outcome_runs})
-    runs = _run_facts(deps, outcome_runs)
-    notices = tuple(notice_facts(n, cached.sql_resources) for n in deps.outcomes.list_notices(since=since))
-    health: list[HealthFact] = []
-    for resource in deps.outcomes.list_resource_health(since=since):
-        health.extend(health_facts(resource.history))
-    vms: tuple[VmCycleFacts, ...] = ()
+def _load_month(deps: Alerting, base: FactBase, month: str) -> None:
+    for run in deps.outcomes.list_runs(month):
+        base.put_run(run.correlation_id, _stored_run(deps, run))
+    base.months.add(month)
+
+
+def _load_cycle(deps: Alerting, base: FactBase, cycle_id: str) -> None:
     if deps.cycles is not None:
-        current = cycle_at(now, policy.calendar)
-        ids = [current.id]
-        previous = cycle_at(current.release_utc - timedelta(seconds=1), policy.calendar)
-        ids.append(previous.id)
-        ids.append(cycle_at(previous.release_utc - timedelta(seconds=1), policy.calendar).id)
-        vms = tuple(deps.cycles.vm_facts(ids))
+        for v in deps.cycles.vm_facts([cycle_id]):
+            base.put_vm(cycle_id, v.vm_id.lower(), v)
+    base.cycles.add(cycle_id)
+
+
+def _cover(deps: Alerting, base: FactBase, since: datetime, now: datetime, cycles: Sequence[str]) -> None:
+    """Load whole what a run at ``now`` reads and the base does not hold yet (a new month, a new cycle)."""
+    for month in months_between(since - timedelta(days=1), now + timedelta(days=1)):
+        if month not in base.months:
+            _load_month(deps, base, month)
+    for cycle_id in cycles:
+        if cycle_id not in base.cycles:
+            _load_cycle(deps, base, cycle_id)
+
+
+def build_fact_base(deps: Alerting, policy: AlertPolicy, now: datetime) -> FactBase:
+    """Every fact a run at ``now`` reads, from the tables (the full path)."""
+    since = now - policy.lookback
+    base = FactBase(horizon=since, built_at=now)
+    for notice in deps.outcomes.list_notices(since=since):
+        base.put_notice(notice.tracking_id, notice)
+    for resource in deps.outcomes.list_resource_health(since=since):
+        base.put_health(resource.resource_id, tuple(health_facts(resource.history)))
+    _cover(deps, base, since, now, watched_cycles(now, policy.calendar))
+    return base
+
+
+MARK_READERS = 8  # scopes re-read at once (each is one or two point reads)
+
+
+def apply_marks(deps: Alerting, base: FactBase, marks: Iterable[Any]) -> int:
+    """Re-read the scopes the change feed names (a few at a time); the number re-read."""
+    marks = list(marks)
+    by_scope = {run_scope(cid): cid for cid in base.runs} if any(m.scope == "runscope" for m in marks) else {}
+    reads: dict[tuple[str, ...], Callable[[], Any]] = {}
+    for m in marks:
+        if m.scope in ("run", "runscope"):
+            cid = m.a if m.scope == "run" else by_scope.get(m.a)
+            if cid is None:
+                continue  # a run not recorded yet: its own event will bring it
+            reads[("run", cid)] = partial(_read_run, deps, cid)
+        elif m.scope == "notice":
+            reads[("notice", m.a)] = partial(deps.outcomes.get_notice, m.a)
+        elif m.scope == "health":
+            reads[("health", m.a)] = partial(_read_health, deps, m.a, base.horizon)
+        elif m.scope == "vm":
+            if m.a not in base.cycles or deps.cycles is None:
+                continue  # loaded whole when a run first reads that cycle
+            reads[("vm", m.a, m.b)] = partial(deps.cycles.vm_fact, m.a, m.b)
+        else:
+            log.warning("watchdog: change mark of unknown scope %r ignored", m.scope)
+    if not reads:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(MARK_READERS, len(reads))) as pool:
+        values = list(pool.map(lambda read: read(), reads.values()))
+    for target, value in zip(reads, values, strict=True):
+        if target[0] == "run":
+            base.put_run(target[1], value)
+        elif target[0] == "notice":
+            base.put_notice(target[1], value)
+        elif target[0] == "health":
+            base.put_health(target[1], value)
+        else:
+            base.put_vm(target[1], target[2], value)
+    return len(reads)
+
+
+def _read_health(deps: Alerting, rid: str, since: datetime) -> tuple[HealthFact, ...]:
+    return tuple(health_facts(deps.outcomes.health_history(rid, since=since)))
+
+
+def _read_run(deps: Alerting, cid: str) -> StoredRun | None:
+    run = deps.outcomes.get_run(cid)
+    return _stored_run(deps, run) if run is not None else None
+
+
+@dataclass
+class FactBaseRun:
+    """How this run came by its facts (``watchdog --json`` shows it)."""
+
+    mode: str = "full"  # full | incremental | rebuilt
+    reason: str = ""
+    marks: int = 0
+    saved: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "reason": self.reason, "marks": self.marks, "saved": self.saved}
+
+
+def fact_base(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogReport, *, full: bool) -> FactBase:
+    """The facts for a run at ``now``: the stored base brought up to date with the change feed
+    (incremental), rebuilt from the tables when it cannot be used, or read whole (``full``)."""
+    since = now - policy.lookback
+    cycles = watched_cycles(now, policy.calendar)
+    if full or deps.factbase is None or deps.changes is None:
+        report.facts = FactBaseRun("full", "asked for" if full else "no fact base configured")
+        return build_fact_base(deps, policy, now)
+    marks = deps.changes.pending()  # before any read: a change after this is a mark for next time
+    loaded, why = deps.factbase.load()
+    base = loaded.base if loaded is not None and not why else None
+    if base is not None and since < base.horizon:
+        why = f"the look-back ({since:%Y-%m-%d %H:%M}) reaches before the fact base ({base.horizon:%Y-%m-%d %H:%M})"
+    elif base is not None and now - base.built_at >= deps.rebuild_every:
+        why = f"rebuilt every {deps.rebuild_every} (last {base.built_at:%Y-%m-%d %H:%M})"
+    if base is None or why:
+        base = build_fact_base(deps, policy, now)
+        report.facts = FactBaseRun("rebuilt", why, len(marks))
+        rebuilt = True
+    else:
+        report.facts = FactBaseRun("incremental", "", apply_marks(deps, base, marks))
+        _cover(deps, base, since, now, cycles)
+        rebuilt = False
+    base.prune(since, cycles)
+    try:  # the base is this run's to use either way: a save that fails only costs the next run a rebuild
+        report.facts.saved = deps.factbase.save(base, loaded, full=rebuilt) if rebuilt or base.dirty else True
+        if report.facts.saved:
+            deps.changes.consume(marks)
+    except Exception as exc:
+        report.facts.saved = False
+        report.problems.append(f"the fact base was not saved (the marks stay for the next run): {exc}")
+    return base
+
+
+def gather(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogReport, *, full: bool = False) -> Facts:
+    """Every recorded fact of the look-back period, as rule inputs: from the fact base kept
+    up to date by the change feed, or read whole from the tables (``full``, or no base)."""
+    since = now - policy.lookback
+    base = fact_base(deps, policy, now, report, full=full or deps.full)
+    chosen = select(base, since=since, now=now, cycles=watched_cycles(now, policy.calendar))
+    cached = _schedules(deps, now, report, also={r.configuration_id for r in chosen.runs})
+    runs = chosen.runs
+    notices = tuple(notice_facts(n, cached.sql_resources) for n in chosen.notices)
+    vms = chosen.vms
     facts = Facts(
         runs=runs,
         notices=notices,
         vms=vms,
-        health=tuple(health),
+        health=chosen.health,
         watched=tuple(cached.watched),
         configurations=cached.configurations,
         sql_windows=cached.sql_windows,

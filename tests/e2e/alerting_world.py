@@ -117,9 +117,11 @@ class World:
         logs: LogsWorkspace,
         arm: ScheduleArm,
         databases: dict[str, str],
+        **extra: str,
     ) -> World:
         cfg = load_settings(
             {
+                **extra,
                 "AzureWebJobsStorage": connection,
                 "OUTCOMES_TABLE_PREFIX": prefix,
                 "ALERTS_TOPIC_ENDPOINT": topic.endpoint,

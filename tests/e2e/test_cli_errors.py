@@ -42,6 +42,8 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ("cycle",),
         ("cycle", "--month", "2026-10", "--json"),
         ("cycle", "--run", RUN),
+        ("watchdog", "--offline"),
+        ("watchdog", "--offline", "--full", "--json"),
     ],
     ids=lambda a: " ".join(a[:2]) if isinstance(a, tuple) else str(a),
 )

@@ -231,7 +231,8 @@ def test_awkward_and_long_resource_ids_make_valid_distinct_keys(store: TableOutc
 def test_storage_requests_per_event_new_or_duplicate(storage_connection: str, unique_prefix: str) -> None:
     """A run's event: one insert (its keys are its type and id). A health event or a notice:
     the (type, id) row, then the fact. A duplicate adds one read (is it the same content?)
-    and, for health and notices, the fact's insert again (completing a crashed delivery)."""
+    and, for health and notices, the fact's insert again (completing a crashed delivery).
+    New or duplicate, one upsert (PUT) marks the scope in the change feed the watchdog reads."""
     requests: list[str] = []
     store = TableOutcomeStore(
         resolve_target(storage_connection),
@@ -248,11 +249,11 @@ def test_storage_requests_per_event_new_or_duplicate(storage_connection: str, un
         requests.clear()
         results = record(store, *names)
         assert len(results) == 5
-        assert requests == ["POST"] + ["POST", "POST"] * 4
+        assert requests == ["POST", "PUT"] + ["POST", "POST", "PUT"] * 4
         requests.clear()
         results = record(store, *names)  # all duplicates now
         assert {r.outcome for r in results} == {Outcome.DUPLICATE}
-        assert requests == ["POST", "GET"] + ["POST", "GET", "POST"] * 4
+        assert requests == ["POST", "GET", "PUT"] + ["POST", "GET", "POST", "PUT"] * 4
         requests.clear()
         record(store, "13-malformed-post-without-status.eventgrid.json")
         assert requests == ["POST"]

@@ -5,7 +5,9 @@ patch cycle uses, with the published REST examples (``tests/fixtures/published/a
 as response bodies, varied per VM:
 
 - ``GET .../virtualMachines/{vm}`` (``$expand=instanceView``) and ``.../instanceView``:
-  power state, patch settings, image, the last assessment summary;
+  power state, patch settings, image, the latest assessment's summary
+  (``patchStatus.availablePatchSummary``: ``InProgress`` with its ``startTime`` and
+  ``assessmentActivityId`` from the moment ``assessPatches`` is accepted, then its outcome);
 - Arc-enabled servers (``SimVm(kind="arc")``): ``GET .../Microsoft.HybridCompute/machines/{name}``
   and its own ``assessPatches`` / ``installPatches`` (``arm/hybridcompute`` examples); scale
   sets (``kind="vmss"``) exist in Resource Graph and in runs only. A request to
@@ -24,7 +26,12 @@ as response bodies, varied per VM:
 - ARM's throttling: a token bucket per subscription and kind (reads 250 / 25 per s,
   writes 200 / 10 per s by default) answering ``429`` with ``Retry-After``, and the
   ``x-ms-ratelimit-remaining-subscription-reads`` / ``-writes`` headers on every
-  response; Resource Graph has its own per-user quota (15 per 5 s) and headers;
+  response, beside ``x-ms-ratelimit-remaining-subscription-global-reads`` / ``-writes``
+  (the subscription's bucket for all principals, 15 times the principal's; names and
+  sizes as ARM's throttling docs and its answers give them, see
+  shared/adapters/retry.py). One bucket for every client of one simulator: several
+  processes pointed at it share it, as the instances of one app (one principal) share
+  ARM's. Resource Graph has its own per-user quota (15 per 5 s) and headers;
 - injectable faults: 500/503, connection resets, 409 "another operation is in
   progress", 403, 404 — by rate (seeded) or by count, for matching requests.
 
@@ -61,6 +68,7 @@ from tests.support.fixtures import published
 from tests.support.loopback import LoopbackHttps
 
 SUB = "11111111-2222-3333-4444-555555555555"
+GLOBAL_FACTOR = 15  # the subscription's global bucket, all principals (ARM's throttling docs)
 API_CANCEL = "2023-09-01-preview"
 _VM_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Compute/"
@@ -195,6 +203,8 @@ class Operation:
     location: str
     parameters: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
+    accepted_utc: str = field(default_factory=now_iso)
+    activity: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 # -- throttling -------------------------------------------------------------------------
@@ -322,6 +332,7 @@ class ArmSimulator:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.RLock()
         self.counts: Counter[str] = Counter()
+        self.throttled_at: list[float] = []  # time.monotonic() of each 429
         self.accepted: Counter[str] = Counter()  # (kind:vm id lower) -> operations accepted
         self.in_flight: Counter[str] = Counter()  # kind -> accepted, result not yet fetched
         self.max_in_flight: Counter[str] = Counter()
@@ -406,10 +417,13 @@ class ArmSimulator:
         m = _SUB_IN_PATH.match(path)
         sub = m.group(1).lower() if m else "tenant"
         allowed, remaining, wait = self._take(sub, kind)
+        if allowed and kind != "graph":
+            allowed, _, wait = self._take(sub, f"global-{kind}")
         headers = self._quota_headers(sub, kind, remaining)
         if not allowed:
             with self._lock:
                 self.counts["429"] += 1
+                self.throttled_at.append(time.monotonic())
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
             code = "RateLimiting" if is_graph else "SubscriptionRequestsThrottled"
             return self._error(429, code, f"Number of {kind} requests for subscription '{sub}' exceeded.", headers)
@@ -434,7 +448,9 @@ class ArmSimulator:
         with self._lock:
             bucket = self._buckets.get((sub, kind))
             if bucket is None:
-                bucket = self._buckets[(sub, kind)] = TokenBucket(*self.limits[kind])
+                size, rate = self.limits[kind.removeprefix("global-")]
+                factor = GLOBAL_FACTOR if kind.startswith("global-") else 1
+                bucket = self._buckets[(sub, kind)] = TokenBucket(size * factor, rate * factor)
             return bucket.take(time.monotonic())
 
     def _quota_headers(self, sub: str, kind: str, remaining: int) -> dict[str, str]:
@@ -444,8 +460,11 @@ class ArmSimulator:
         with self._lock:
             b = self._buckets.get((sub, other))
             other_left = int(b.tokens) if b is not None else int(self.limits[other][0])
+            g = self._buckets.get((sub, f"global-{kind}"))
+            global_left = int(g.tokens) if g is not None else int(self.limits[kind][0] * GLOBAL_FACTOR)
         return {
             f"x-ms-ratelimit-remaining-subscription-{kind}": str(remaining),
+            f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(global_left),
             f"x-ms-ratelimit-remaining-subscription-{other}": str(other_left),
         }
 
@@ -570,6 +589,19 @@ class ArmSimulator:
             otherPatchCount=len(vm.patches) - cs,
             rebootPending=vm.reboot_pending,
         )
+        with self._lock:
+            ops = [o for o in self.operations.values() if o.vm is vm and o.kind == "assess"]
+        if ops:  # the latest assessment, as ARM shows it: InProgress until it completes
+            op = max(ops, key=lambda o: o.accepted)
+            running = time.monotonic() < op.done_at
+            failed = vm.assessment_error is not None
+            summary.update(
+                status="InProgress" if running else ("Failed" if failed else "Succeeded"),
+                assessmentActivityId=op.activity,
+                startTime=op.accepted_utc,
+                lastModifiedTime=op.accepted_utc if running else now_iso(),
+                error=vm.assessment_error if failed and not running else None,
+            )
         if vm.last_installation is not None:
             view["patchStatus"]["lastPatchInstallationSummary"].update(vm.last_installation)
         if vm.power_state == "deallocated":
@@ -721,7 +753,7 @@ class ArmSimulator:
         if vm.kind == "arc":
             return self._arc_assess_result(vm)
         body = copy.deepcopy(self._fixture_assess["responses"]["200"]["body"])
-        activity = str(uuid.uuid4())
+        activity = op.activity
         patches = [p.as_available(activity) for p in vm.patches]
         cs = sum(1 for p in vm.patches if p.classification in ("Critical", "Security"))
         body.update(

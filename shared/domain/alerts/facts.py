@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from ..calendar import CalendarPolicy, Cycle, YearMonth, cycle_for_month, format_utc
@@ -210,8 +211,14 @@ def _local(d: datetime, zone: Any) -> str:
 
 
 def _cycle(cycle_id: str, policy: AlertPolicy) -> Cycle | None:
+    return _cycle_of(cycle_id, policy.calendar)
+
+
+@lru_cache(maxsize=256)
+def _cycle_of(cycle_id: str, calendar: CalendarPolicy) -> Cycle | None:
+    """A month's cycle (pure and asked once per VM and rule: computed once per month)."""
     try:
-        return cycle_for_month(YearMonth.parse(cycle_id), policy.calendar)
+        return cycle_for_month(YearMonth.parse(cycle_id), calendar)
     except ValueError:
         return None
 

@@ -180,6 +180,13 @@ def unexpected_reboot(
         if cycle.kind is not CycleKind.HOTPATCH:
             continue
         reboots.setdefault((rid, cycle.id), []).append(h)
+    # Each VM's runs, indexed once: a restart is compared with its own VM's runs only.
+    runs_of: dict[str, list[RunFacts]] = {}
+    if reboots:
+        for run in runs:
+            for r in {_norm(r) for r in run.resource_ids}:
+                if r in enrolled:
+                    runs_of.setdefault(r, []).append(run)
     out: list[Verdict] = []
     for (rid, cycle_id), facts in sorted(reboots.items()):
         vm_id = enrolled[rid]
@@ -187,7 +194,7 @@ def unexpected_reboot(
         schedules = vm_schedules.get(rid, ())
         outside = []
         for h in sorted(facts, key=lambda f: f.at):
-            periods = vm_windows(vm_id, runs, schedules, h.at, policy.maintenance_grace)
+            periods = vm_windows(vm_id, runs_of.get(rid, ()), schedules, h.at, policy.maintenance_grace)
             if not any(a - policy.window_tolerance <= h.at < b for a, b in periods):
                 outside.append(h)
         if outside:

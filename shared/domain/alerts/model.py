@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from ..calendar import format_utc
@@ -109,8 +110,8 @@ class AlertKey:
     resource_id: str
     cycle_or_run: str
 
-    @property
-    def normalized(self) -> tuple[str, str, str]:
+    @cached_property
+    def normalized(self) -> tuple[str, str, str]:  # hashed for every verdict: computed once per key
         return (self.kind.value, _norm(self.resource_id), _norm(self.cycle_or_run))
 
     @property

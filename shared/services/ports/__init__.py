@@ -98,6 +98,12 @@ class ArmPort(Protocol):
         """The VM's ``lastPatchInstallationSummary`` as ARM shows it ({} when none)."""
         ...
 
+    def latest_assessment(self, vm_id: str) -> dict[str, Any] | None:
+        """The machine's latest assessment as ARM shows it outside the operation: an Azure VM's
+        instance view ``patchStatus.availablePatchSummary`` (REST names; {} when it has none),
+        None for a machine kind whose API shows none (an Arc-enabled server)."""
+        ...
+
     def cancel_run(self, correlation_id: str) -> dict[str, Any]: ...
 
     def start_budget(self, subscription_id: str) -> tuple[float, float]:

@@ -7,7 +7,8 @@ the current cycle (and ``months - 1`` earlier ones), deterministic from ``seed``
   and the assessment workers leave them (``CycleStore.batch_upsert`` of rows shaped as
   :func:`shared.services.assessment.fan_out` writes them, with the fields ``_complete`` /
   ``_fail`` / ``_not_assessable`` set), and their findings (``CycleStore.put_findings``);
-- one maintenance configuration per ~100 VMs (two resource groups), assigned to its VMs
+- one maintenance configuration per ~100 VMs (two resource groups, a monthly window after the
+  release), assigned to its VMs
   and cached as the schedule refresh caches it (``ScheduleCache.put_configuration`` /
   ``put_assignments``), with one run per cycle recorded as its pre and post events through
   the ingest path (:func:`shared.services.ingest.ingest_payload`, events made from the
@@ -82,7 +83,9 @@ class RequestCounter:
     only requests to that port (Azurite's table endpoint), so ARM traffic is not counted."""
 
     port: int | None = None
+    keep_urls: bool = False  # also keep every request's URL (tests: which partitions were read)
     requests: int = 0
+    urls: list[str] = field(default_factory=list)
     by_table: Counter[str] = field(default_factory=Counter)
     by_method: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -92,6 +95,7 @@ class RequestCounter:
             self.requests = 0
             self.by_table.clear()
             self.by_method.clear()
+            self.urls.clear()
 
     def _count(self, url: str, method: str) -> None:
         parts = urlsplit(url)
@@ -105,6 +109,8 @@ class RequestCounter:
             self.requests += 1
             self.by_table[name] += 1
             self.by_method[method] += 1
+            if self.keep_urls:
+                self.urls.append(url)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[RequestCounter]:
@@ -212,6 +218,12 @@ def _layout(vms: int, rng: random.Random) -> tuple[list[str], list[list[_Vm]]]:
         rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
         groups[g].append(_Vm(rid, name, sub, rg, hotpatch=i % 3 != 0))
     return subscriptions, groups
+
+
+def _window_of(k: int) -> tuple[int, int]:
+    """Configuration ``k``'s monthly window (UTC): a day after every release (the 16th to the
+    27th) and an hour, so that each cycle holds one run of each."""
+    return 16 + k % 12, (2 + 5 * k) % 24
 
 
 def _configurations(groups: list[list[_Vm]]) -> list[tuple[str, list[_Vm]]]:
@@ -350,9 +362,10 @@ def build_estate(
 
         # -- schedules: configurations, assignments, SQL resources (as the refresh caches them)
         fetched = cycles[0].release_utc - timedelta(days=20)
-        for cid, _members in configurations:
+        for k, (cid, _members) in enumerate(configurations):
+            day, hour = _window_of(k)
             window = ConfigurationWindow(
-                cid, "update-manager", "Week Saturday", "2026-01-03 00:00", "03:00", "W. Europe Standard Time"
+                cid, "update-manager", f"Month day{day}", f"2026-01-{day:02d} {hour:02d}:00", "03:00", "UTC"
             )
             cache.put_configuration(window, fetched, watched=True)
         assignments = [Assignment(vm.id, cid) for cid, members in configurations for vm in members]
@@ -518,14 +531,14 @@ def _build_cycle(
     counts["cycle_vm_rows"] += len(rows)
     counts["findings"] += len(findings)
 
-    # -- one run per configuration, spread over the cycle's days, before ``now``
-    latest = min(now, cycle.ends_utc) - timedelta(hours=4)
-    span = max(timedelta(hours=1), latest - (cycle.release_utc + timedelta(days=1)))
+    # -- one run per configuration, in its window (after the release), if it started by ``now``
     health: list[tuple[Any, datetime]] = []
     run_rows = []
     for k, (cid, members) in enumerate(configurations):
-        offset = span * (k / max(1, len(configurations)))
-        start = (cycle.release_utc + timedelta(days=1) + offset).replace(minute=0, second=0, microsecond=0)
+        day, hour = _window_of(k)
+        start = datetime(cycle.month.year, cycle.month.month, day, hour, tzinfo=UTC)
+        if not cycle.release_utc <= start < cycle.ends_utc or start - timedelta(minutes=35) > now:
+            continue
         run_id = f"{cid}/providers/microsoft.maintenance/applyupdates/{start:%Y%m%d%H%M%S}"
         status = "Failed" if rng.random() < 0.03 else "Succeeded"
         subs = sorted({vm.subscription for vm in members})

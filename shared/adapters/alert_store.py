@@ -331,6 +331,7 @@ class AlertStore:
             if after is None:
                 return None
             if stored is None:
+                self.index_periods(after)  # before the insert: the index may hold more, never less
                 if self._insert(after):
                     return Change(None, after)
             elif self._replace(stored, after, stored.claimed_by, stored.claimed_until) is not None:
@@ -367,3 +368,108 @@ class AlertStore:
                 return after
             stored = self.get(claimed.alert.key)
         raise RuntimeError(f"could not mark alert {claimed.alert.key.normalized} published")
+
+    # -- the period index (the report reads one cycle's alerts) --------------------------------
+    #
+    # ``{prefix}alertperiods``: PartitionKey = a month ``YYYY-MM`` (the cycle an alert names, the
+    # month its run started, the month it opened: ``shared.domain.report.summary.alert_periods``),
+    # RowKey = ``{subscription}|{resource group}|{kind}|{alert id}`` of the alert's resource. An
+    # alert's identity and opening never change, so it is indexed once, before it is inserted
+    # (one upsert per month, usually one).
+
+    @property
+    def index_name(self) -> str:
+        return self.table_name.removesuffix("alerts") + "alertperiods"
+
+    def _index_table(self) -> TableClient:
+        from shared.adapters.storage import table_client
+
+        client: TableClient | None = getattr(self, "_index_client", None)
+        if client is None:
+            client = self._index_client = table_client(self.target, self.index_name, **self.client_options)
+        return client
+
+    @staticmethod
+    def _index_rows(alert: Alert) -> list[dict[str, Any]]:
+        from shared.domain.report import GroupKey
+        from shared.domain.report.summary import alert_periods
+
+        g = GroupKey.of(alert.key.resource_id)
+        rk = f"{g.subscription_id}|{g.resource_group}|{alert.key.kind.value}|{alert.key.alert_id}"
+        rk = "".join(c if c not in "/\\#?" and c.isprintable() else "_" for c in rk)
+        return [
+            {"PartitionKey": p, "RowKey": rk, "Kind": alert.key.kind.value, "AlertId": alert.key.alert_id}
+            for p in sorted(alert_periods(alert))
+        ]
+
+    def index_periods(self, alert: Alert) -> None:
+        """Index a new alert under its months (the table is made by the first one)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        table = self._index_table()
+        for row in self._index_rows(alert):
+            try:
+                table.upsert_entity(row)
+            except ResourceNotFoundError:
+                with contextlib.suppress(ResourceExistsError):
+                    table.create_table()
+                table.upsert_entity(row)
+
+    def cycle_alerts(self, periods: Iterable[str], groups: Iterable[tuple[str, str]] | None = None) -> list[Alert]:
+        """The alerts indexed under ``periods`` (months), of the resource groups ``groups``
+        ((subscription, resource group), lower-case; None: all), in the table's order: one
+        range query per period and group, then the alerts themselves, by kind, 15 ids a query.
+        Alerts recorded before the index existed are indexed by the first call (every alert,
+        once; a marker row ``~``/``backfilled`` says it was done)."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        from shared.adapters.storage import table_client
+        from shared.adapters.tables import table_missing
+
+        alerts = table_client(self.target, self.table_name, **self.client_options)  # read only: never created here
+        index = self._index_table()
+        if not getattr(self, "_index_ready", False):
+            try:
+                alerts.get_entity("~", "~")
+            except ResourceNotFoundError as exc:
+                if table_missing(exc):
+                    return []  # no alert was ever recorded
+            try:
+                index.get_entity("~", "backfilled")
+            except ResourceNotFoundError:
+                with contextlib.suppress(ResourceExistsError):
+                    index.create_table()
+                for entity in alerts.list_entities():  # every alert so far, once
+                    stored = self._decode(entity)
+                    for row in self._index_rows(stored.alert) if stored is not None else ():
+                        index.upsert_entity(row)
+                index.upsert_entity({"PartitionKey": "~", "RowKey": "backfilled"})
+            self._index_ready = True
+        wanted: dict[str, set[str]] = {}
+        for period in sorted(set(periods)):
+            if groups is None:
+                rows = list(index.query_entities("PartitionKey eq @pk", parameters={"pk": period}))
+            else:
+                rows = []
+                for sub, rg in sorted(set(groups)):
+                    lo = f"{sub}|{rg}|"
+                    rows += index.query_entities(
+                        "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                        parameters={"pk": period, "lo": lo, "hi": lo[:-1] + "}"},
+                    )
+            for row in rows:
+                wanted.setdefault(str(row["Kind"]), set()).add(str(row["AlertId"]))
+        out: list[Alert] = []
+        for kind in sorted(wanted):
+            ids = sorted(wanted[kind])
+            for i in range(0, len(ids), 15):
+                chunk = ids[i : i + 15]
+                params: dict[str, Any] = {"pk": kind, **{f"r{j}": rid for j, rid in enumerate(chunk)}}
+                terms = " or ".join(f"RowKey eq @r{j}" for j in range(len(chunk)))
+                try:
+                    # spaces around the parentheses: the SDK's @parameter substitution splits on spaces
+                    entities = alerts.query_entities(f"PartitionKey eq @pk and ( {terms} )", parameters=params)
+                    out.extend(s.alert for s in map(self._decode, entities) if s is not None)
+                except ResourceNotFoundError:
+                    return []
+        return sorted(out, key=lambda a: (a.key.kind.value, a.key.alert_id))

@@ -574,6 +574,30 @@ class TableOutcomeStore:
                 by_resource.setdefault(event.resource_key, []).append(event)
         return [fold_health(by_resource[k]) for k in sorted(by_resource)]
 
+    def resource_health_in(self, prefixes: list[str], *, since: datetime) -> list[ResourceHealth]:
+        """As :meth:`list_resource_health`, for the resources whose (lower-case) ids start with
+        one of ``prefixes`` (e.g. ``/subscriptions/{id}/resourcegroups/{name}/``): one
+        partition-range query per prefix, bounded by the row keys' time (newest first), so
+        a resource group's health is read without the rest of the table."""
+        by_resource: dict[str, list[HealthEvent | ResourceHealthAlert]] = {}
+        seen: set[tuple[str, str]] = set()  # prefixes may overlap
+        oldest = f"{_MAX_MICROS - _micros(since) + 1:018d}"
+        for prefix in sorted(set(prefixes)):
+            lo = escape_key(prefix.lower())
+            if "~" in lo:  # a prefix too long for a readable key: not a range
+                continue
+            rows = self._query(
+                HEALTH,
+                "PartitionKey ge @lo and PartitionKey lt @hi and RowKey lt @oldest and OccurredTime ge @since",
+                {"lo": lo, "hi": lo[:-1] + chr(ord(lo[-1]) + 1), "oldest": oldest, "since": since.astimezone(UTC)},
+            )
+            rows = [r for r in rows if (r["PartitionKey"], r["RowKey"]) not in seen]
+            seen.update((r["PartitionKey"], r["RowKey"]) for r in rows)
+            for event in self._decoded(HEALTH, rows, event_from_record):
+                if isinstance(event, HealthEvent | ResourceHealthAlert):
+                    by_resource.setdefault(event.resource_key, []).append(event)
+        return [fold_health(by_resource[k]) for k in sorted(by_resource)]
+
     # -- read side: maintenance notices --------------------------------------------------
 
     def notice_events(self, tracking_id: str) -> list[SqlMaintenanceNotice]:

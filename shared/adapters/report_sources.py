@@ -72,16 +72,55 @@ class _Tables:
             except ResourceNotFoundError:
                 return []
 
+    def rows_in_groups(
+        self, kind: str, partition: str, groups: Iterable[tuple[str, str]] | None, row_prefix: Any
+    ) -> list[Any]:
+        """A partition's rows (all of them when ``groups`` is None), else those whose RowKey
+        starts with ``row_prefix(group)`` for a group, one range query each; a group without
+        such a prefix (a subscription's own resources) reads the partition once."""
+        if groups is None:
+            return self.rows(kind, "PartitionKey eq @pk", {"pk": partition})
+        out: list[Any] = []
+        whole = False
+        for group in sorted(set(groups)):
+            lo = row_prefix(group) if group[0] and group[1] else None
+            if lo is None:
+                whole = True
+                continue
+            out += self.rows(
+                kind,
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                {"pk": partition, "lo": lo, "hi": lo[:-1] + chr(ord(lo[-1]) + 1)},
+            )
+        if whole:
+            seen = {(r["PartitionKey"], r["RowKey"]) for r in out}
+            out += [
+                r
+                for r in self.rows(kind, "PartitionKey eq @pk", {"pk": partition})
+                if (r["PartitionKey"], r["RowKey"]) not in seen
+            ]
+        return sorted(out, key=lambda r: str(r["RowKey"]))
+
+
+def group_prefix(group: tuple[str, str]) -> str:
+    """The lower-case id prefix of a resource group's resources."""
+    return f"/subscriptions/{group[0]}/resourcegroups/{group[1]}/"
+
 
 class CycleResults(_Tables):
     """The patch cycle's per-VM results (``{prefix}cycles`` / ``{prefix}cyclevms``)."""
 
-    def vm_results(self, cycle_id: str) -> list[VmResult]:
-        """Each roster VM's state in the cycle's current round (older rounds: VMs that left the roster)."""
+    def vm_results(self, cycle_id: str, groups: Iterable[tuple[str, str]] | None = None) -> list[VmResult]:
+        """Each roster VM's state in the cycle's current round (older rounds: VMs that left the roster);
+        ``groups``: only the VMs of those resource groups ((subscription, resource group), lower-case)."""
+        from shared.adapters.cycle_store import key
+        from shared.domain.fleet import vm_key
+
         cycle_rows = self.rows("cycles", "PartitionKey eq @pk and RowKey eq @rk", {"pk": "cycle", "rk": cycle_id})
         current = int(cycle_rows[0].get("Round", -1)) if cycle_rows else None
         out = []
-        for row in self.rows("cyclevms", "PartitionKey eq @pk", {"pk": cycle_id}):
+        rows = self.rows_in_groups("cyclevms", cycle_id, groups, lambda g: key(vm_key(group_prefix(g))) + "|")
+        for row in rows:
             try:
                 if current is not None and int(row.get("Round", -1)) != current:
                     continue
@@ -139,6 +178,18 @@ class AlertHistory(_Tables):
 
         return [from_entity(e).alert for e in self.rows("alerts")]
 
+    def cycle_alerts(self, periods: Iterable[str], groups: Iterable[tuple[str, str]] | None = None) -> list[Alert]:
+        """The alerts indexed under ``periods`` (see :meth:`AlertStore.cycle_alerts`), of ``groups``."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from shared.adapters.alert_store import AlertStore
+
+        with self._reading("alertperiods"):
+            try:
+                return AlertStore(self.target, self.prefix, self.client_options).cycle_alerts(periods, groups)
+            except ResourceNotFoundError:
+                return []
+
 
 class Placements(_Tables):
     """Which VMs a maintenance configuration is assigned to, and the known SQL resources,
@@ -150,20 +201,29 @@ class Placements(_Tables):
 
         return snapshot_from_rows(self.rows("schedules", "PartitionKey eq @pk", {"pk": PLACEMENTS}))
 
-    def assignments(self) -> dict[str, list[str]]:
+    def assignments(self, groups: Iterable[tuple[str, str]] | None = None) -> dict[str, list[str]]:
+        """Configuration id (lower-case) -> its assigned machines; ``groups``: only those resource
+        groups' machines (the snapshot is a few rows: filtered here, not by key)."""
+        prefixes = None if groups is None else tuple(group_prefix(g) for g in groups)
         out: dict[str, list[str]] = {}
         snapshot = self._snapshot()
         for a in snapshot.assignments if snapshot is not None else ():
-            if a.resource_id and a.configuration_id and not is_scope_assignment(a.resource_id):
+            if not a.resource_id or not a.configuration_id or is_scope_assignment(a.resource_id):
+                continue
+            if prefixes is None or a.resource_id.lower().startswith(prefixes):
                 out.setdefault(a.configuration_id.lower(), []).append(a.resource_id)
+        return out
         return out
 
     eligibility: Any = None  # SQL_EXCLUDED_* (an EligibilityPolicy); None: the documented defaults
 
-    def sql_resources(self) -> list[SqlResource]:
+    def sql_resources(self, groups: Iterable[tuple[str, str]] | None = None) -> list[SqlResource]:
+        prefixes = None if groups is None else tuple(group_prefix(g) for g in groups)
         out = []
         snapshot = self._snapshot()
         for ref in snapshot.sql_resources if snapshot is not None else ():
+            if prefixes is not None and not ref.resource_id.lower().startswith(prefixes):
+                continue
             judged = ref.eligibility(self.eligibility)
             out.append(
                 SqlResource(

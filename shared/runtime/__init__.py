@@ -119,17 +119,45 @@ def report_from_store(
     Raises ``StoreUnavailableError`` (after one quick try) when the storage is down."""
     from datetime import timedelta
 
-    from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS, TableOutcomeStore
-    from shared.adapters.report_sources import sources_for
+    from shared.adapters.outcome_store import PROBE_CLIENT_OPTIONS
+    from shared.adapters.report_summaries import SummaryTable
     from shared.domain.calendar import cycle_for_month
-    from shared.services.report import ReportSources, compliance_report
+    from shared.services.report import summarised_report
 
-    TableOutcomeStore(target, prefix, dict(PROBE_CLIENT_OPTIONS)).list_runs(month)  # one quick try first
+    stored = SummaryTable(target, prefix, PROBE_CLIENT_OPTIONS).read(str(month))  # one quick try, and the summaries
+    sources = report_sources(target, prefix, eligibility)
+    grace = timedelta(0) if overrun_grace is None else overrun_grace
+    cycle = cycle_for_month(month, policy)
+    table = SummaryTable(target, prefix)
+    return summarised_report(sources, table, cycle, now, clock=utc_now(), overrun_grace=grace, stored=stored)
+
+
+def report_sources(target: StorageTarget, prefix: str, eligibility: Any = None) -> Any:
+    """What the report reads (outcomes, the patch cycle's results, alerts, placements) at ``target``."""
+    from shared.adapters.outcome_store import TableOutcomeStore
+    from shared.adapters.report_sources import sources_for
+    from shared.services.report import ReportSources
+
     cycles, alerts, placements = sources_for(target, prefix)
     placements.eligibility = eligibility
-    sources = ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
-    grace = timedelta(0) if overrun_grace is None else overrun_grace
-    return compliance_report(sources, cycle_for_month(month, policy), now, overrun_grace=grace)
+    return ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
+
+
+def refresh_summaries(cycle_id: str, groups: set[str] | None, *, cfg: Settings | None = None) -> None:
+    """Recompute the stored report summaries of cycle ``cycle_id`` (``YYYY-MM``): its own row,
+    and those of ``groups`` (``{subscription}/{resource group}`` names, or ids of resources in
+    them: :func:`shared.domain.report.summary.groups_of`; None: every group). The watchdog
+    calls it with the groups whose facts changed, for the cycles they belong to."""
+    from shared.adapters.outcome_store import outcomes_target
+    from shared.adapters.report_summaries import SummaryTable
+    from shared.domain.calendar import YearMonth, cycle_for_month
+    from shared.services.report import refresh_summaries as refresh
+
+    cfg = cfg or settings()
+    target, prefix = outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"]
+    cycle = cycle_for_month(YearMonth.parse(cycle_id), cfg.calendar)
+    sources = report_sources(target, prefix, cfg.sql_eligibility)
+    refresh(sources, SummaryTable(target, prefix), cycle, groups, clock=utc_now())
 
 
 def load_report(cfg: Settings, month: Any, now: datetime) -> Any:

@@ -229,6 +229,9 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
             groups[key].notices.append(notice_mark(names))
 
     sql_windows = {r.resource_id.lower(): _sql_windows(r, start, end) for r in inputs.sql_resources}
+    config_runs: dict[str, list[RunMark]] = {}  # a configuration's own runs, in order (one pass, not one per lane)
+    for run in all_runs:
+        config_runs.setdefault(r_config[run.correlation_id], []).append(run)
     timelines = []
     for g in groups.values():
         lanes = []
@@ -242,7 +245,7 @@ def build_report(inputs: ReportInputs) -> ComplianceReport:
                     tuple(dips.get(rid, ())),
                     tuple(annotations.get(rid, ())),
                     tuple(sorted(alerts.get(rid, ()), key=lambda a: (a.opened, a.kind))),
-                    tuple(r for r in all_runs if r_config[r.correlation_id] == rid),
+                    tuple(config_runs.get(rid, ())),
                     sql_windows.get(rid, ()),
                     assessment_path=vm.assessment_path if vm else "",
                 )

@@ -20,7 +20,7 @@ from shared.config import load_settings
 from shared.domain.alerts import AlertKey, AlertKind, Verdict
 from shared.domain.calendar import CalendarPolicy, YearMonth, cycle_for_month
 from shared.domain.report import GroupKey
-from shared.domain.report.summary import group_name, groups_of
+from shared.domain.report.summary import SUMMARY_VERSION, group_name, groups_of
 from shared.runtime import report_sources
 from shared.runtime.alerting import alert_policy, alerting_for_store
 from shared.services.ingest import IngestPolicy, ingest_payload
@@ -160,7 +160,7 @@ def test_a_full_refresh_drops_the_summary_of_a_group_that_holds_nothing_any_more
     gone = vm_id("rg-gone", "vm-gone-01")
     ghost = {"vms": [[gone, "failed", None, "HTTP 500", None, "", "", False]], "health": [], "alerts": [],
              "sql": [], "assigned": {}, "group": [GroupKey.of(gone).subscription_id, "rg-gone"]}  # fmt: skip
-    table.write("2026-10", {"g|" + "|".join(ghost["group"]): ghost}, version=1, computed_at=CLOCK)
+    table.write("2026-10", {"g|" + "|".join(ghost["group"]): ghost}, version=SUMMARY_VERSION, computed_at=CLOCK)
     haunted = summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK + timedelta(minutes=1), overrun_grace=GRACE)
     assert haunted.summary.failed == expected["summary"]["failed"] + 1  # the stored summaries are what is drawn
 
@@ -231,7 +231,7 @@ def test_a_group_refreshed_alone_reads_the_same_as_in_a_full_pass(storage_connec
         if not name.startswith("g|"):
             continue
         group = "/".join(full[name]["group"])
-        table.write("2026-10", {name: None}, version=1, computed_at=CLOCK)  # gone, then refreshed alone
+        table.write("2026-10", {name: None}, version=SUMMARY_VERSION, computed_at=CLOCK)  # gone, then refreshed alone
         refresh_summaries(sources, table, OCTOBER, {group}, clock=CLOCK)
         assert table.read("2026-10", only=name)[name].payload == full[name], group
     expected = compliance_report(sources, OCTOBER, NOW).to_json()

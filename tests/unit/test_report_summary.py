@@ -107,6 +107,7 @@ def worlds(draw: st.DrawFn) -> ReportInputs:
             draw(st.sampled_from(("", "HTTP 403", "deallocated"))),
             install_state=draw(st.sampled_from(("", "succeeded", "failed"))),
             reboot_pending=draw(st.booleans()),
+            assessment_path=draw(st.sampled_from(("", "resource-graph", "assessPatches"))),
         )
         for rid in ids
     ]

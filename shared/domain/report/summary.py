@@ -40,7 +40,7 @@ from .build import _alert_in_cycle
 from .model import MARGIN, GroupKey, ReportInputs, SqlResource, VmResult
 
 #: Bumped when a slice's JSON changes shape: a stored summary of another version is recomputed.
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2  # 2: a VM's assessment path
 
 
 def group_name(key: GroupKey) -> str:
@@ -242,12 +242,12 @@ def _req(value: str | None) -> datetime:
 def _vm_json(v: VmResult) -> list[Any]:
     return [
         v.resource_id, v.state, v.critical_security_pending, v.reason, _t(v.finished),
-        v.install_state, v.install_reason, v.reboot_pending,
+        v.install_state, v.install_reason, v.reboot_pending, v.assessment_path,
     ]  # fmt: skip
 
 
 def _vm(j: Sequence[Any]) -> VmResult:
-    return VmResult(j[0], j[1], j[2], j[3], _dt(j[4]), j[5], j[6], bool(j[7]))
+    return VmResult(j[0], j[1], j[2], j[3], _dt(j[4]), j[5], j[6], bool(j[7]), str(j[8]) if len(j) > 8 else "")
 
 
 def _change_json(c: HealthChange) -> list[Any]:

@@ -143,21 +143,41 @@ def report_sources(target: StorageTarget, prefix: str, eligibility: Any = None) 
     return ReportSources(TableOutcomeStore(target, prefix), cycles, alerts, placements)
 
 
-def refresh_summaries(cycle_id: str, groups: set[str] | None, *, cfg: Settings | None = None) -> None:
+def refresh_summaries(
+    cycle_id: str,
+    groups: set[str] | None,
+    *,
+    cfg: Settings | None = None,
+    only_if_complete: bool = False,
+    at: tuple[StorageTarget, str] | None = None,
+) -> bool:
     """Recompute the stored report summaries of cycle ``cycle_id`` (``YYYY-MM``): its own row,
     and those of ``groups`` (``{subscription}/{resource group}`` names, or ids of resources in
     them: :func:`shared.domain.report.summary.groups_of`; None: every group). The watchdog
-    calls it with the groups whose facts changed, for the cycles they belong to."""
+    calls it with the groups whose facts changed, for the cycles they belong to.
+
+    ``only_if_complete``: refresh named groups only when the cycle already has a complete set
+    of summaries of this version (a cycle row). Otherwise a partial set would look fresh and
+    the report would leave the other groups out; the report computes a missing set itself.
+    False when nothing was written for that reason. ``at``: (target, prefix) of the store, when
+    it is not the configured one (``replay`` and ``demo`` over a store of their own)."""
     from shared.adapters.outcome_store import outcomes_target
     from shared.adapters.report_summaries import SummaryTable
     from shared.domain.calendar import YearMonth, cycle_for_month
+    from shared.domain.report.summary import CYCLE_ROW, SUMMARY_VERSION
     from shared.services.report import refresh_summaries as refresh
 
     cfg = cfg or settings()
-    target, prefix = outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"]
+    target, prefix = at if at is not None else (outcomes_target(cfg), cfg["OUTCOMES_TABLE_PREFIX"])
     cycle = cycle_for_month(YearMonth.parse(cycle_id), cfg.calendar)
     sources = report_sources(target, prefix, cfg.sql_eligibility)
-    refresh(sources, SummaryTable(target, prefix), cycle, groups, clock=utc_now())
+    table = SummaryTable(target, prefix)
+    previous = table.read(cycle.id, only=CYCLE_ROW)
+    head = previous.get(CYCLE_ROW)
+    if only_if_complete and groups is not None and (head is None or head.version != SUMMARY_VERSION):
+        return False
+    refresh(sources, table, cycle, groups, clock=utc_now(), previous=previous)
+    return True
 
 
 def load_report(cfg: Settings, month: Any, now: datetime) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from shared.config import Settings, settings
@@ -81,7 +82,17 @@ def alerting_from_settings(cfg: Settings, *, live: bool = True, publisher: Any =
         store = deps["outcomes"]
         deps.setdefault("changes", store.changes)
         deps.setdefault("factbase", FactBaseStore(store.target, store.prefix, store.client_options))
+        deps.setdefault("summaries", partial(_refresh_summaries, cfg, (store.target, store.prefix)))
     return Alerting(**deps)
+
+
+def _refresh_summaries(cfg: Settings, at: Any, cycle_id: str, resources: set[str] | None) -> None:
+    """The watchdog's summary refresh: the groups of ``resources`` (None: the whole cycle)."""
+    from shared.domain.report.summary import groups_of
+    from shared.runtime import refresh_summaries
+
+    groups = None if resources is None else groups_of(resources)
+    refresh_summaries(cycle_id, groups, cfg=cfg, only_if_complete=True, at=at)
 
 
 _lock = threading.Lock()

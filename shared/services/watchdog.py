@@ -18,6 +18,7 @@ inserts, changed under ETags and published under claims (the alert store port, `
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -86,6 +87,8 @@ class Alerting:
     changes: ChangeFeedPort | None = None  # what changed since the last run
     full: bool = False  # WATCHDOG_FULL: read everything on every run
     rebuild_every: timedelta = timedelta(hours=24)  # WATCHDOG_REBUILD_HOURS
+    # Recomputes the report summaries of (cycle id, resource ids): shared.runtime.refresh_summaries
+    summaries: Callable[[str, set[str] | None], None] | None = None
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
 
 
@@ -249,8 +252,18 @@ def build_fact_base(deps: Alerting, policy: AlertPolicy, now: datetime) -> FactB
 MARK_READERS = 8  # scopes re-read at once (each is one or two point reads)
 
 
-def apply_marks(deps: Alerting, base: FactBase, marks: Iterable[Any]) -> int:
-    """Re-read the scopes the change feed names (a few at a time); the number re-read."""
+def apply_marks(
+    deps: Alerting,
+    base: FactBase,
+    marks: Iterable[Any],
+    touched: dict[str, set[str]] | None = None,
+    *,
+    calendar: Any = None,
+    now: datetime | None = None,
+) -> int:
+    """Re-read the scopes the change feed names (a few at a time); the number re-read.
+    ``touched`` collects, per cycle id, the resources whose facts changed (for the report's
+    summaries); a notice touches its cycle alone."""
     marks = list(marks)
     by_scope = {run_scope(cid): cid for cid in base.runs} if any(m.scope == "runscope" for m in marks) else {}
     reads: dict[tuple[str, ...], Callable[[], Any]] = {}
@@ -274,15 +287,27 @@ def apply_marks(deps: Alerting, base: FactBase, marks: Iterable[Any]) -> int:
         return 0
     with ThreadPoolExecutor(max_workers=min(MARK_READERS, len(reads))) as pool:
         values = list(pool.map(lambda read: read(), reads.values()))
+    changed = touched if touched is not None else {}
+
+    def touch(at: datetime | None, *resources: str) -> None:
+        if at is not None and calendar is not None:
+            changed.setdefault(cycle_at(at, calendar).id, set()).update(resources)
+
     for target, value in zip(reads, values, strict=True):
         if target[0] == "run":
             base.put_run(target[1], value)
+            if value is not None:
+                touch(value.run_start, value.facts.configuration_id, *value.facts.resource_ids)
         elif target[0] == "notice":
             base.put_notice(target[1], value)
+            if value is not None:
+                touch(value.impact_start)
         elif target[0] == "health":
             base.put_health(target[1], value)
+            touch(now, target[1])
         else:
             base.put_vm(target[1], target[2], value)
+            changed.setdefault(target[1], set()).add(target[2])
     return len(reads)
 
 
@@ -303,6 +328,7 @@ class FactBaseRun:
     reason: str = ""
     marks: int = 0
     saved: bool = False
+    touched: dict[str, set[str]] = field(default_factory=dict)  # cycle id -> resources whose facts changed
 
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode, "reason": self.reason, "marks": self.marks, "saved": self.saved}
@@ -328,7 +354,8 @@ def fact_base(deps: Alerting, policy: AlertPolicy, now: datetime, report: Watchd
         report.facts = FactBaseRun("rebuilt", why, len(marks))
         rebuilt = True
     else:
-        report.facts = FactBaseRun("incremental", "", apply_marks(deps, base, marks))
+        report.facts = FactBaseRun("incremental")
+        report.facts.marks = apply_marks(deps, base, marks, report.facts.touched, calendar=policy.calendar, now=now)
         _cover(deps, base, since, now, cycles)
         rebuilt = False
     base.prune(since, cycles)
@@ -431,9 +458,40 @@ def run_watchdog(deps: Alerting, policy: AlertPolicy, *, now: datetime) -> Watch
     facts = gather(deps, policy, now, report)
     record(deps, evaluate(facts, policy, now), now, report)
     publish_pending(deps, now, report)
+    refresh_summaries(deps, policy, now, report)
     for p in report.problems:
         log.warning("watchdog: %s", p)
     return report
+
+
+def refresh_summaries(deps: Alerting, policy: AlertPolicy, now: datetime, report: WatchdogReport) -> None:
+    """Bring the report's stored summaries up to date with what this run saw change: per cycle,
+    the resource groups of the facts re-read and of the alerts that changed (only where the
+    cycle already has a complete set: the report computes a missing one itself). A rebuilt base
+    does not say what changed: the current cycle's summaries are recomputed whole."""
+    if deps.summaries is None or report.facts is None or report.facts.mode == "full":
+        return
+    if report.facts.mode == "rebuilt":  # what changed is not known: the current cycle, whole
+        current = cycle_at(now, policy.calendar).id
+        try:
+            deps.summaries(current, None)
+        except Exception as exc:
+            report.problems.append(f"report summaries of {current} not refreshed: {exc}")
+        return
+    touched = {c: set(r) for c, r in report.facts.touched.items()}
+    for alert in report.opened + report.resolved + report.reopened:
+        cycle = (
+            alert.key.cycle_or_run if _MONTH.fullmatch(alert.key.cycle_or_run) else cycle_at(now, policy.calendar).id
+        )
+        touched.setdefault(cycle, set()).add(alert.key.resource_id)
+    for cycle_id, resources in sorted(touched.items()):
+        try:
+            deps.summaries(cycle_id, {r for r in resources if r.lower().startswith("/subscriptions/")})
+        except Exception as exc:  # the report recomputes stale summaries itself; the alerts went out
+            report.problems.append(f"report summaries of {cycle_id} not refreshed: {exc}")
+
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 # -- after an event ----------------------------------------------------------------------

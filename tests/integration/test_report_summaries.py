@@ -236,3 +236,31 @@ def test_a_group_refreshed_alone_reads_the_same_as_in_a_full_pass(storage_connec
         assert table.read("2026-10", only=name)[name].payload == full[name], group
     expected = compliance_report(sources, OCTOBER, NOW).to_json()
     assert summarised_report(sources, table, OCTOBER, NOW, clock=CLOCK).to_json() == expected
+
+
+def test_the_watchdog_keeps_the_summaries_of_what_changed_fresh(storage_connection: str, unique_prefix: str) -> None:
+    """No manual refresh: a health event, then the next (incremental) watchdog run, and the
+    report drawn from the stored summaries is the report from the sources."""
+    _demo_month(storage_connection, unique_prefix)  # its watchdog run built the base: the cycle computed whole
+    target = resolve_target(storage_connection)
+    sources = report_sources(target, unique_prefix)
+    table = SummaryTable(target, unique_prefix)
+    body = (SAMPLES / "05-health-web-01-recovered.eventgrid.json").read_text()
+    body = body.replace("ef516e54-b622-5ac0-9d33-035804267bff", "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+    body = body.replace("vm-web-01", "vm-web-02").replace("2026-10-17T00:47:12", "2026-10-30T08:00:00")
+    body = body.replace('"previousAvailabilityState": "Unavailable"', '"previousAvailabilityState": "Available"')
+    body = body.replace('"availabilityState": "Available"', '"availabilityState": "Unavailable"')
+    store = store_for(storage_connection, unique_prefix)
+    (result,) = ingest_payload(body, source="test", store=store, policy=IngestPolicy(), now=NOW)
+    assert result.outcome.value == "accepted", result.reason
+    expected = compliance_report(sources, OCTOBER, NOW, overrun_grace=GRACE).to_json()
+    clock = datetime.now(UTC) + timedelta(minutes=1)  # the summaries' age is by the wall clock
+    stale = summarised_report(sources, table, OCTOBER, NOW, clock=clock, overrun_grace=GRACE)
+    assert stale.to_json() != expected  # written by the first run, before the event
+
+    cfg = load_settings({"ALLOWED_SUBSCRIPTION_IDS": ",".join(ALLOWED), "OUTCOMES_TABLE_PREFIX": unique_prefix})
+    report = run_watchdog(alerting_for_store(cfg, store), alert_policy(cfg), now=NOW + timedelta(minutes=15))
+    assert report.facts is not None and report.facts.mode == "incremental" and not report.problems
+    fresh = summarised_report(sources, table, OCTOBER, NOW, clock=clock, overrun_grace=GRACE)
+    assert fresh.to_json() == expected
+    assert "vm-web-02" in fresh.summary.still_unhealthy

@@ -30,7 +30,7 @@ from typing import Any
 
 from .alerts import HealthFact, RunFacts, VmCycleFacts
 from .calendar import CalendarPolicy, YearMonth, cycle_at
-from .outcomes import NoticeOutcome, NoticeStage
+from .outcomes import NoticeOutcome
 
 FORMAT = 1
 SHARDS = 16
@@ -206,38 +206,6 @@ def _run_of(j: Mapping[str, Any]) -> StoredRun:
     )
 
 
-def _notice_json(n: NoticeOutcome) -> dict[str, Any]:
-    return {
-        "id": n.tracking_id,
-        "status": n.status.value,
-        "stages": [[s.value, _t(at)] for s, at in n.stages],
-        "title": n.title,
-        "services": list(n.services),
-        "regions": list(n.regions),
-        "start": _t(n.impact_start),
-        "end": _t(n.impact_mitigation),
-        "subs": list(n.subscriptions),
-        "first": _t(n.first_notified),
-        "last": _t(n.last_updated),
-    }
-
-
-def _notice_of(j: Mapping[str, Any]) -> NoticeOutcome:
-    return NoticeOutcome(
-        tracking_id=j["id"],
-        status=NoticeStage(j["status"]),
-        stages=tuple((NoticeStage(s), _d(at)) for s, at in j["stages"]),  # type: ignore[misc]
-        title=j["title"],
-        services=tuple(j["services"]),
-        regions=tuple(j["regions"]),
-        impact_start=_d(j["start"]),  # type: ignore[arg-type]
-        impact_mitigation=_d(j["end"]),
-        subscriptions=tuple(j["subs"]),
-        first_notified=_d(j["first"]),  # type: ignore[arg-type]
-        last_updated=_d(j["last"]),  # type: ignore[arg-type]
-    )
-
-
 def _health_json(facts: tuple[HealthFact, ...]) -> list[Any]:
     return [[f.resource_id, _t(f.at), f.state, f.reboot, f.reason] for f in facts]
 
@@ -291,7 +259,7 @@ def encode(base: FactBase, only: Iterable[int] | None = None) -> tuple[dict[str,
             shards[i]["r"][cid] = _run_json(run)
     for tid, n in base.notices.items():
         if (i := shard_of("n", tid)) in wanted:
-            shards[i]["n"][tid] = _notice_json(n)
+            shards[i]["n"][tid] = n.to_json()
     for rid, facts in base.health.items():
         if (i := shard_of("h", rid)) in wanted:
             shards[i]["h"][rid] = _health_json(facts)
@@ -325,7 +293,7 @@ def decode(meta: Mapping[str, Any], blobs: Mapping[int, bytes]) -> FactBase:
     for i in range(SHARDS):
         s = json.loads(zlib.decompress(blobs[i]))
         base.runs.update((cid, _run_of(j)) for cid, j in s["r"].items())
-        base.notices.update((tid, _notice_of(j)) for tid, j in s["n"].items())
+        base.notices.update((tid, NoticeOutcome.from_json(j)) for tid, j in s["n"].items())
         base.health.update((rid, _health_of(j)) for rid, j in s["h"].items())
         for k, j in s["v"].items():
             cycle_id, rk = k.split("|", 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -322,6 +322,29 @@ class NoticeOutcome:
             "first_notified": _iso(self.first_notified),
             "last_updated": _iso(self.last_updated),
         }
+
+    @classmethod
+    def from_json(cls, j: Mapping[str, Any]) -> NoticeOutcome:
+        """The notice :meth:`to_json` wrote (the watchdog's fact base, the report's summaries)."""
+
+        def instant(text: str | None) -> datetime:
+            if not text:
+                raise ValueError("a required instant is missing")
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        return cls(
+            tracking_id=j["tracking_id"],
+            status=NoticeStage(j["status"]),
+            stages=tuple((NoticeStage(s["stage"]), instant(s["at"])) for s in j["stages"]),
+            title=j["title"],
+            services=tuple(j["services"]),
+            regions=tuple(j["regions"]),
+            impact_start=instant(j["impact_start"]),
+            impact_mitigation=instant(j["impact_mitigation"]) if j["impact_mitigation"] else None,
+            subscriptions=tuple(j["subscriptions"]),
+            first_notified=instant(j["first_notified"]),
+            last_updated=instant(j["last_updated"]),
+        )
 
 
 def fold_notice(events: Iterable[SqlMaintenanceNotice]) -> NoticeOutcome:

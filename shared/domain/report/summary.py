@@ -25,7 +25,7 @@ from typing import Any
 
 from shared.domain.alerts import Alert, AlertKey, AlertKind, AlertState, Severity
 from shared.domain.calendar import Cycle
-from shared.domain.events import Availability, NoticeStage
+from shared.domain.events import Availability
 from shared.domain.outcomes import (
     HealthChange,
     HealthSource,
@@ -344,38 +344,6 @@ def _run(j: Sequence[Any]) -> RunOutcome:
     )
 
 
-def _notice_json(n: NoticeOutcome) -> dict[str, Any]:
-    return {
-        "id": n.tracking_id,
-        "status": n.status.value,
-        "stages": [[s.value, _t(at)] for s, at in n.stages],
-        "title": n.title,
-        "services": list(n.services),
-        "regions": list(n.regions),
-        "start": _t(n.impact_start),
-        "end": _t(n.impact_mitigation),
-        "subs": list(n.subscriptions),
-        "first": _t(n.first_notified),
-        "last": _t(n.last_updated),
-    }
-
-
-def _notice(j: Mapping[str, Any]) -> NoticeOutcome:
-    return NoticeOutcome(
-        tracking_id=j["id"],
-        status=NoticeStage(j["status"]),
-        stages=tuple((NoticeStage(s), _req(at)) for s, at in j["stages"]),
-        title=j["title"],
-        services=tuple(j["services"]),
-        regions=tuple(j["regions"]),
-        impact_start=_req(j["start"]),
-        impact_mitigation=_dt(j["end"]),
-        subscriptions=tuple(j["subs"]),
-        first_notified=_req(j["first"]),
-        last_updated=_req(j["last"]),
-    )
-
-
 def _rejection_json(r: Rejection) -> list[Any]:
     return [r.source, r.field, r.problem, _t(r.received_at), r.raw, r.raw_size, r.digest]
 
@@ -408,7 +376,7 @@ def cycle_slice_to_json(c: CycleSlice) -> dict[str, Any]:
     return {
         "runs": [_run_json(r) for r in c.runs],
         "run_machines": c.run_machines,
-        "notices": [_notice_json(n) for n in c.notices],
+        "notices": [n.to_json() for n in c.notices],
         "rejected": [_rejection_json(r) for r in c.rejected],
         "vms_read": c.vms_read,
         "alerts_read": c.alerts_read,
@@ -419,7 +387,7 @@ def cycle_slice_from_json(j: Mapping[str, Any]) -> CycleSlice:
     return CycleSlice(
         runs=[_run(r) for r in j["runs"]],
         run_machines={k: list(v) for k, v in j["run_machines"].items()},
-        notices=[_notice(n) for n in j["notices"]],
+        notices=[NoticeOutcome.from_json(n) for n in j["notices"]],
         rejected=[_rejection(r) for r in j["rejected"]],
         vms_read=bool(j["vms_read"]),
         alerts_read=bool(j["alerts_read"]),

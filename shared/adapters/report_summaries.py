@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.cycle_store import CLIENT_OPTIONS as CYCLE_CLIENT_OPTIONS
 from shared.adapters.tables import TableClients, stored_instant, transient_faults
 from shared.domain.report.summary import StoredSummary
 from shared.limits import TABLE_ENTITY_BYTES
@@ -39,13 +40,7 @@ CHUNK_BYTES = 64_000  # a binary property holds 64 KiB
 CHUNKS_PER_ROW = (TABLE_ENTITY_BYTES - 64 * 1024) // CHUNK_BYTES  # 15: keys and metadata fit beside them
 BATCH_BYTES = 3_500_000  # a transaction carries at most 4 MiB
 
-CLIENT_OPTIONS: Mapping[str, Any] = {
-    "retry_total": 3,
-    "retry_backoff_factor": 0.4,
-    "retry_backoff_max": 4,
-    "connection_timeout": 10,
-    "read_timeout": 30,
-}
+CLIENT_OPTIONS: Mapping[str, Any] = CYCLE_CLIENT_OPTIONS  # the same retries and timeouts as the cycle's tables
 
 
 def encode(payload: Mapping[str, Any]) -> list[bytes]:

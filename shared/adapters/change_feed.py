@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.adapters.storage import StorageTarget
 from shared.adapters.tables import TableClients, table_missing, transient_faults
+from shared.domain.outcomes import StoreUnavailableError
 from shared.services.ports import key
 
 if TYPE_CHECKING:
@@ -96,8 +97,6 @@ class ChangeFeed:
         entities = [
             {"PartitionKey": PARTITION, "RowKey": rk, "Scope": m.scope, "A": m.a, "B": m.b} for rk, m in unique.items()
         ]
-        from azure.core.exceptions import ResourceNotFoundError
-
         for i in range(0, len(entities), BATCH):
             chunk = entities[i : i + BATCH]
             for attempt in (1, 2):
@@ -110,12 +109,7 @@ class ChangeFeed:
                                 [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in chunk]
                             )
                         break
-                    except ResourceNotFoundError as exc:  # the first mark on a new account makes the table
-                        if attempt == 2 or not table_missing(exc):
-                            raise
-                        self._created = False
-                        self.ensure_table()
-                    except Exception as exc:  # a transaction on a missing table fails as a whole
+                    except Exception as exc:  # the first mark on a new account makes the table
                         if attempt == 2 or not table_missing(exc):
                             raise
                         self._created = False
@@ -145,7 +139,7 @@ class ChangeFeed:
     def consume(self, marks: Iterable[Mark]) -> int:
         """Delete marks that are unchanged since read; a mark rewritten meanwhile stays."""
         from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         done = 0
         items = [m for m in marks if m.etag]
@@ -164,15 +158,10 @@ class ChangeFeed:
                     self._table().submit_transaction(ops)
                 done += len(chunk)
                 continue
-            except (HttpResponseError, ResourceModifiedError, ResourceNotFoundError) as exc:
-                # one mark changed (or vanished) meanwhile fails the whole transaction: one by one
-                from shared.adapters.tables import is_transient
-
-                if is_transient(exc):
-                    raise
-            except Exception as exc:
-                if type(exc).__name__ != "TableTransactionError":
-                    raise
+            except StoreUnavailableError:
+                raise
+            except Exception:  # one mark changed (or gone) meanwhile fails the transaction: one by one
+                pass
             for m in chunk:
                 with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError), self._transient("delete"):
                     self._table().delete_entity(

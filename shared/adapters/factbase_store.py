@@ -20,6 +20,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.adapters.storage import StorageTarget
@@ -35,6 +36,7 @@ TABLE = "watchdog"
 PARTITION = "factbase"
 CHUNK = 64_000
 MAX_CHUNKS = 15
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # an unusable base's placeholder instants
 
 
 @dataclass
@@ -108,7 +110,7 @@ class FactBaseStore:
                 blobs[i] = b"".join(bytes(row[f"D{n}"]) for n in range(int(row["Chunks"])))
             return Loaded(decode(meta, blobs), etag, tokens), ""
         except Exception as exc:  # any fault of the stored rows: rebuild rather than trust them
-            return Loaded(FactBase(horizon=_epoch(), built_at=_epoch()), etag, {}), f"unusable ({exc})"
+            return Loaded(FactBase(horizon=EPOCH, built_at=EPOCH), etag, {}), f"unusable ({exc})"
 
     def save(self, base: FactBase, loaded: Loaded | None, *, full: bool = False) -> bool:
         """Write the shards that changed (all when ``full``) and the meta row; False when another
@@ -152,9 +154,3 @@ class FactBaseStore:
         with contextlib.suppress(Exception):
             self._table().delete_table()
         self._created = False
-
-
-def _epoch() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(1970, 1, 1, tzinfo=UTC)

@@ -32,7 +32,7 @@ from .alerts import HealthFact, RunFacts, VmCycleFacts
 from .calendar import CalendarPolicy, YearMonth, cycle_at
 from .outcomes import NoticeOutcome
 
-FORMAT = 1
+FORMAT = 2  # 2: a run no longer stores its month (derived from its start)
 SHARDS = 16
 
 
@@ -41,7 +41,6 @@ class StoredRun:
     """A run as the rules read it, with the instant :meth:`runs_between` selects it by."""
 
     run_start: datetime
-    month: str
     facts: RunFacts
 
 
@@ -60,30 +59,25 @@ class FactBase:
     # -- changing it ---------------------------------------------------------------------
 
     def put_run(self, cid: str, run: StoredRun | None) -> None:
-        self._put(self.runs, cid.lower(), run, "r")
+        self._put(self.runs, cid.lower(), run, shard_of("r", cid.lower()))
 
     def put_notice(self, tid: str, notice: NoticeOutcome | None) -> None:
-        self._put(self.notices, tid.upper(), notice, "n")
+        self._put(self.notices, tid.upper(), notice, shard_of("n", tid.upper()))
 
     def put_health(self, rid: str, facts: tuple[HealthFact, ...]) -> None:
-        self._put(self.health, rid.lower(), facts or None, "h")
+        self._put(self.health, rid.lower(), facts or None, shard_of("h", rid.lower()))
 
     def put_vm(self, cycle_id: str, row_key: str, facts: VmCycleFacts | None) -> None:
-        by_vm = self.vms.setdefault(cycle_id, {})
-        if facts is None:
-            if by_vm.pop(row_key, None) is not None:
-                self.dirty.add(shard_of("v", f"{cycle_id}|{row_key}"))
-        else:
-            by_vm[row_key] = facts
-            self.dirty.add(shard_of("v", f"{cycle_id}|{row_key}"))
+        self._put(self.vms.setdefault(cycle_id, {}), row_key, facts, shard_of("v", f"{cycle_id}|{row_key}"))
 
-    def _put(self, table: dict[str, Any], k: str, value: Any, kind: str) -> None:
+    def _put(self, table: dict[str, Any], k: str, value: Any, shard: int) -> None:
+        """Set (or, for None, drop) one entry and note its shard as changed."""
         if value is None:
             if table.pop(k, None) is None:
                 return
         else:
             table[k] = value
-        self.dirty.add(shard_of(kind, k))
+        self.dirty.add(shard)
 
     def prune(self, since: datetime, keep_cycles: Iterable[str]) -> None:
         """Forget what no run from ``since`` on can read (``now`` only moves forward)."""
@@ -171,7 +165,6 @@ def _run_json(r: StoredRun) -> dict[str, Any]:
     f = r.facts
     return {
         "start": _t(r.run_start),
-        "month": r.month,
         "id": f.run_id,
         "cfg": f.configuration_id,
         "s": _t(f.start_utc),
@@ -190,7 +183,6 @@ def _run_of(j: Mapping[str, Any]) -> StoredRun:
     assert start is not None
     return StoredRun(
         start,
-        j["month"],
         RunFacts(
             run_id=j["id"],
             configuration_id=j["cfg"],

@@ -197,7 +197,7 @@ def _stored_run(deps: Alerting, run: Any) -> StoredRun:
     """A recorded run as the fact base keeps it: its VMs (once the post event is in) and
     whether this app's gate cancelled it, read where they can change a verdict."""
     vms = deps.cycles.run_vms(run.correlation_id) if deps.cycles is not None and run.post_seen else []
-    return StoredRun(run.run_start, run.month, run_facts(run, vms, gate_cancelled=_gated(deps, run)))
+    return StoredRun(run.run_start, run_facts(run, vms, gate_cancelled=_gated(deps, run)))
 
 
 def _gated(deps: Alerting, run: Any) -> bool:

@@ -36,7 +36,7 @@ def a_base() -> FactBase:
         gate_cancelled=True,
         subscriptions=(),
     )
-    base.put_run(run.run_id, StoredRun(run.start_utc, "2026-10", run))  # type: ignore[arg-type]
+    base.put_run(run.run_id, StoredRun(run.start_utc, run))  # type: ignore[arg-type]
     base.put_notice(
         "TRK-1",
         NoticeOutcome(

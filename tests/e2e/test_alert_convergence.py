@@ -8,7 +8,6 @@ explores many more examples over the pure rules."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,29 +18,17 @@ from hypothesis import strategies as st
 from shared.adapters.cycle_store import CycleStore, run_scope
 from shared.adapters.outcome_store import outcome_store
 from shared.domain.alerts import AlertState
-from tests.e2e.alerting_world import CFG, SUB, World, build_arm, t, trust_all
+from tests.e2e.alerting_world import CFG, SUB, World, t
 from tests.support.alert_events import iso, maintenance, run_id, sql_notice
-from tests.support.arm_schedules import ScheduleArm
 from tests.support.azurite import Azurite
-from tests.support.eventgrid_topic import EventGridTopic
-from tests.support.logs_server import LogsWorkspace
 
 pytestmark = pytest.mark.azurite
 
-WORKSPACE = "7c0ffee0-1111-2222-3333-444444444444"
 T = t("2026-05-31T00:00:00Z")
 RUN = (t("2026-05-09T00:00:00Z"), t("2026-05-09T03:55:00Z"))  # Saturday 02:00-05:55 CEST
 IMPACT = (t("2026-05-12T02:30:00Z"), t("2026-05-12T10:00:00Z"))  # Monday 22:30 EDT, orders' weekday window
 MOVED = (t("2026-05-19T02:30:00Z"), t("2026-05-19T10:00:00Z"))
 DEADLINES = [t("2026-05-09T04:55:00Z"), t("2026-05-15T11:00:00Z"), t("2026-05-22T11:00:00Z")]
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[EventGridTopic, LogsWorkspace, ScheduleArm, dict[str, str]]]:
-    with EventGridTopic() as topic, LogsWorkspace(WORKSPACE) as logs, ScheduleArm() as arm:
-        databases = build_arm(arm)
-        with trust_all(topic, logs, arm):
-            yield topic, logs, arm, databases
 
 
 def new_world(servers: Any, azurite: Azurite) -> World:

@@ -6,28 +6,14 @@ runs, resolved when its condition clears, silent in the neighbouring case."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.alerting_world import CFG, SUB, UNWATCHED, World, build_arm, t, trust_all
+from tests.e2e.alerting_world import CFG, SUB, UNWATCHED, World, t
 from tests.support.alert_events import availability, maintenance, sql_notice
-from tests.support.arm_schedules import ScheduleArm
 from tests.support.azurite import Azurite
-from tests.support.eventgrid_topic import EventGridTopic
-from tests.support.logs_server import LogsWorkspace
 
 pytestmark = pytest.mark.azurite
-
-WORKSPACE = "7c0ffee0-1111-2222-3333-444444444444"
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[EventGridTopic, LogsWorkspace, ScheduleArm, dict[str, str]]]:
-    with EventGridTopic() as topic, LogsWorkspace(WORKSPACE) as logs, ScheduleArm() as arm:
-        databases = build_arm(arm)
-        with trust_all(topic, logs, arm):
-            yield topic, logs, arm, databases
 
 
 @pytest.fixture

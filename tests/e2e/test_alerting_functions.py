@@ -5,7 +5,6 @@ what only time settles. The topic is reached with its access key."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 import azure.functions as func
 import pytest
@@ -18,18 +17,11 @@ from tests.support.alert_events import maintenance
 from tests.support.app import bindings, handler
 from tests.support.arm_schedules import ScheduleArm
 from tests.support.azurite import Azurite
+from tests.support.cycle_env import Clock
 from tests.support.eventgrid_topic import EventGridTopic
 from tests.support.loopback import StaticTokenCredential
 
 pytestmark = pytest.mark.azurite
-
-
-class Clock:
-    def __init__(self, at: str) -> None:
-        self.now = t(at)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ def app_env(
         settings.cache_clear()
         credential = StaticTokenCredential()  # Entra ID is not reachable from tests
         monkeypatch.setattr("shared.adapters.identity.credential", lambda: credential)
-        clock = Clock("2026-04-01T00:00:00Z")
+        clock = Clock(t("2026-04-01T00:00:00Z"))
         monkeypatch.setattr(alerting, "utc_now", clock)
         with trust_all(topic, arm):
             yield topic, clock

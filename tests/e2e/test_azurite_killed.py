@@ -25,26 +25,14 @@ from shared.adapters.outcome_store import FUNCTION_CLIENT_OPTIONS, outcomes_targ
 from shared.domain.outcomes import StoreUnavailableError
 from shared.runtime.alerting import alerting_from_settings
 from shared.services.watchdog import run_watchdog
-from tests.e2e.alerting_world import CFG, SUB, World, build_arm, t, trust_all
+from tests.e2e.alerting_world import CFG, SUB, World, t
 from tests.support.alert_events import maintenance
-from tests.support.arm_schedules import ScheduleArm
 from tests.support.azurite import Azurite, running_azurite
-from tests.support.eventgrid_topic import EventGridTopic
-from tests.support.logs_server import LogsWorkspace
 
 pytestmark = pytest.mark.azurite
 
-WORKSPACE = "7c0ffee0-1111-2222-3333-444444444444"
 AZURITE_SAVE_S = 5.5  # Azurite's table store saves to disk every 5,000 ms
 APR4 = (t("2026-04-04T00:00:00Z"), t("2026-04-04T03:55:00Z"))
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[EventGridTopic, LogsWorkspace, ScheduleArm, dict[str, str]]]:
-    with EventGridTopic() as topic, LogsWorkspace(WORKSPACE) as logs, ScheduleArm() as arm:
-        databases = build_arm(arm)
-        with trust_all(topic, logs, arm):
-            yield topic, logs, arm, databases
 
 
 @pytest.fixture

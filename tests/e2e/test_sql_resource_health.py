@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from tests.support.alert_events import resource_health_alert, sql_notice
 from tests.support.app import handler
 from tests.support.arm_schedules import ScheduleArm
 from tests.support.azurite import Azurite
+from tests.support.cycle_env import Clock
 from tests.support.eventgrid_topic import EventGridTopic
 from tests.support.events import post
 from tests.support.loopback import StaticTokenCredential
@@ -38,14 +38,6 @@ pytestmark = pytest.mark.azurite
 
 ENV = "patchwatch-prod"
 RULE = f"alert-{ENV}-sql-resource-health"  # the rule's name in subscriptionEvents.bicep
-
-
-class Clock:
-    def __init__(self, at: str) -> None:
-        self.now = t(at)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -68,7 +60,7 @@ def deployed(
         settings.cache_clear()
         credential = StaticTokenCredential()
         monkeypatch.setattr("shared.adapters.identity.credential", lambda: credential)
-        clock = Clock("2026-04-20T00:00:00Z")
+        clock = Clock(t("2026-04-20T00:00:00Z"))
         monkeypatch.setattr(alerting, "utc_now", clock)
         monkeypatch.setattr("shared.runtime.utc_now", clock)
         with trust_all(topic, arm):

@@ -29,14 +29,14 @@ from shared.domain.hotpatch import Finding
 from shared.services.cycle_deps import row_key
 from shared.services.watchdog import WatchdogReport, gather
 from tests.e2e.alerting_world import CFG, SUB, VM1, VM2, World, t
-from tests.e2e.test_alert_convergence import DEADLINES, IMPACT, MOVED, RUN, T, servers  # noqa: F401 (fixture)
+from tests.e2e.test_alert_convergence import DEADLINES, IMPACT, MOVED, RUN, T
 from tests.support.alert_events import availability, iso, maintenance, run_id, sql_notice
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.azurite
 
 
-def world(servers: Any, azurite: Azurite, **extra: str) -> World:  # noqa: F811
+def world(servers: Any, azurite: Azurite, **extra: str) -> World:
     topic, logs, arm, databases = servers
     return World.create(azurite.connection_string, "t" + uuid.uuid4().hex[:10], topic, logs, arm, databases, **extra)
 
@@ -142,7 +142,7 @@ def alerts(w: World) -> list[tuple[Any, ...]]:
     )
 
 
-def compare(servers: Any, azurite: Azurite, plan: list[tuple[datetime, str, Any]]) -> set[str]:  # noqa: F811
+def compare(servers: Any, azurite: Azurite, plan: list[tuple[datetime, str, Any]]) -> set[str]:
     """Both worlds through ``plan``, compared after every watchdog run; the alert kinds raised."""
     incremental = world(servers, azurite, WATCHDOG_REBUILD_HOURS="720")  # the safety net would hide the path
     full = world(servers, azurite, WATCHDOG_FULL="true")
@@ -167,11 +167,11 @@ def compare(servers: Any, azurite: Azurite, plan: list[tuple[datetime, str, Any]
     max_examples=8, deadline=None, phases=[Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(plan=plans())
-def test_incremental_and_full_watchdogs_record_the_same_alerts(servers: Any, azurite: Azurite, plan: Any) -> None:  # noqa: F811
+def test_incremental_and_full_watchdogs_record_the_same_alerts(servers: Any, azurite: Azurite, plan: Any) -> None:
     compare(servers, azurite, plan)
 
 
-def test_a_run_that_overran_and_a_vm_left_down_alert_the_same_either_way(servers: Any, azurite: Azurite) -> None:  # noqa: F811
+def test_a_run_that_overran_and_a_vm_left_down_alert_the_same_either_way(servers: Any, azurite: Azurite) -> None:
     """One fixed world that raises both time-settled families: a run whose post event comes
     after its window and grace (overran, then resolved), and a VM down after it and not back."""
     pre, post, down = t("2026-05-08T23:25:00Z"), t("2026-05-09T07:00:00Z"), t("2026-05-09T08:00:00Z")
